@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -50,7 +51,7 @@ def load_episodes(path: str | os.PathLike) -> list[Episode]:
                 episodes.append(Episode(proprio=data[f'{i}/proprio'], task_state=data[f'{i}/task_state'],
                                         actions=data[f'{i}/actions'], success=bool(data[f'{i}/success']),
                                         images=images))
-    except (OSError, KeyError, EOFError) as exc:
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f'{path}: not a readable demo file ({exc})') from exc
     for i, ep in enumerate(episodes):
         if len(ep.proprio) != len(ep.actions) + 1 or len(ep.task_state) != len(ep.proprio):
