@@ -1,0 +1,1 @@
+"""ROS 2 adapters: message conversions, QoS profiles, parameters from config dataclasses."""
