@@ -72,7 +72,7 @@ class RandomShift(nn.Module):
             return images
         b, _, h, w = images.shape
         padded = F.pad(images, (self.pad,) * 4, mode='replicate')
-        shift = torch.randint(0, 2 * self.pad + 1, (b, 2), generator=generator, device=images.device)
+        shift = torch.randint(0, 2 * self.pad + 1, (b, 2), generator=generator).to(images.device)
         rows = torch.arange(h, device=images.device).view(1, h, 1) + shift[:, 0].view(b, 1, 1)
         cols = torch.arange(w, device=images.device).view(1, 1, w) + shift[:, 1].view(b, 1, 1)
         flat = rows * (w + 2 * self.pad) + cols                                  # (B, H, W)

@@ -40,7 +40,7 @@ class LearnerRecipe:
 
     critic_lr: float = param(1e-4, 'Critic (and image encoder) AdamW learning rate', low=0.0, high=1.0)
     actor_lr: float = param(1e-6, 'Residual actor AdamW learning rate', low=0.0, high=1.0)
-    weight_decay: float = param(0.0, 'AdamW weight decay of both optimizers', low=0.0, high=1.0)
+    weight_decay: float = param(0.01, 'AdamW weight decay of both optimizers', low=0.0, high=1.0)
     grad_clip_norm: float = param(1.0, 'Gradient norm clip of both optimizers (0 = off)', low=0.0, high=1e6)
     target_tau: float = param(0.005, 'Polyak rate of the target critic, encoder and actor', low=0.0, high=1.0)
     gamma: float = param(0.99, 'Per-step discount', low=0.0, high=1.0)

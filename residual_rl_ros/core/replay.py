@@ -1,0 +1,307 @@
+"""Preallocated replay memory with n-step sampling that never crosses an episode boundary.
+
+Each slot holds one *frame* (state, uint8 images, normalized base action, chunk phase) and, when the
+frame starts a transition, that transition's executed action, reward and flags. The next observation
+of a transition is the frame in the following slot, so an episode of T steps takes T + 1 slots and
+images are stored once. A global write stamp per slot tells whether the following slot still belongs
+to the same episode (ring overwrites and unwritten slots are detected, never sampled across).
+
+The last frame of an unfinished episode is written *provisionally*: the transition before it can be
+sampled at once (bootstrapping from that frame); a continuing transition overwrites the slot.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from residual_rl_ros.core.networks import PolicySpec
+from residual_rl_ros.core.recipe import ReplayRecipe
+from residual_rl_ros.core.types import Observation, Transition
+
+_FORMAT_VERSION = 1
+_STEP_FIELDS = ('action', 'reward', 'terminated', 'truncated', 'intervention', 'is_step')
+
+
+@dataclasses.dataclass
+class Batch:
+    """n-step transitions as arrays; `discount` is gamma^k for bootstrapping, 0 after termination."""
+
+    state: np.ndarray
+    images: dict[str, np.ndarray]
+    base_action: np.ndarray
+    phase: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray          # discounted n-step return
+    discount: np.ndarray
+    next_state: np.ndarray
+    next_images: dict[str, np.ndarray]
+    next_base_action: np.ndarray
+    next_phase: np.ndarray
+    intervention: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.reward.shape[0])
+
+
+def concat_batches(batches: Sequence[Batch]) -> Batch:
+    """Stack batches along the first axis."""
+    fields = {}
+    for f in dataclasses.fields(Batch):
+        values = [getattr(b, f.name) for b in batches]
+        if isinstance(values[0], dict):
+            fields[f.name] = {k: np.concatenate([v[k] for v in values]) for k in values[0]}
+        else:
+            fields[f.name] = np.concatenate(values)
+    return Batch(**fields)
+
+
+def observation_state(observation: Observation) -> np.ndarray:
+    """The state vector the networks see: concat(proprio, task_state), float32."""
+    return np.concatenate([np.asarray(observation.proprio, np.float32).ravel(),
+                           np.asarray(observation.task_state, np.float32).ravel()])
+
+
+class ReplayBuffer:
+    """Ring buffer of episode frames with vectorized n-step sampling."""
+
+    def __init__(self, spec: PolicySpec, capacity_steps: int, n_step: int = 3, gamma: float = 0.99) -> None:
+        if capacity_steps < 2 or n_step < 1 or not 0.0 <= gamma <= 1.0:
+            raise ValueError(f'ReplayBuffer needs capacity_steps >= 2, n_step >= 1, gamma in [0, 1]; got '
+                             f'{capacity_steps}, {n_step}, {gamma}')
+        self.spec, self.capacity, self.n_step, self.gamma = spec, int(capacity_steps), n_step, gamma
+        self.arrays = {name: np.zeros((self.capacity, *shape), dtype)
+                       for name, (shape, dtype) in self.layout(spec).items()}
+        self.arrays['stamp'][:] = -1
+        self.counter = 0            # stamps written so far (committed slots)
+        self.provisional = False    # slot `counter % capacity` holds an unfinished episode's last frame
+
+    @staticmethod
+    def layout(spec: PolicySpec) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """Per-slot array shapes and dtypes."""
+        a, h, w = spec.action_dim, *spec.image_hw
+        layout = {'state': ((spec.state_dim,), np.float32), 'base_action': ((a,), np.float32),
+                  'phase': ((), np.int32), 'action': ((a,), np.float32), 'reward': ((), np.float32),
+                  'terminated': ((), np.bool_), 'truncated': ((), np.bool_), 'intervention': ((), np.bool_),
+                  'is_step': ((), np.bool_), 'stamp': ((), np.int64)}
+        layout.update({f'image/{cam}': ((h, w, 3), np.uint8) for cam in spec.camera_names})
+        return {k: (s, np.dtype(d)) for k, (s, d) in layout.items()}
+
+    @classmethod
+    def bytes_per_step(cls, spec: PolicySpec) -> int:
+        """Memory of one slot (one stored step) in bytes."""
+        return int(sum(int(np.prod(s)) * d.itemsize for s, d in cls.layout(spec).values()))
+
+    @classmethod
+    def capacity_for_budget(cls, spec: PolicySpec, budget_bytes: int) -> int:
+        """How many steps fit in `budget_bytes`."""
+        return int(budget_bytes) // cls.bytes_per_step(spec)
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(a.nbytes for a in self.arrays.values()))
+
+    def __len__(self) -> int:
+        """Slots holding data (frames, including terminal frames)."""
+        return min(self.counter + int(self.provisional), self.capacity)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def add(self, t: Transition) -> None:
+        """Append one transition; a transition that does not continue the open episode closes it."""
+        if self.provisional and not self._continues(t):
+            self._commit_provisional()
+        self._write_frame(t.observation, t.base_action, t.chunk_phase)
+        slot = self.counter % self.capacity
+        step = {'action': np.asarray(t.action, np.float32), 'reward': t.reward, 'terminated': t.terminated,
+                'truncated': t.truncated, 'intervention': t.intervention, 'is_step': True}
+        for name, value in step.items():
+            self.arrays[name][slot] = value
+        self.counter += 1
+        self._write_frame(t.next_observation, t.next_base_action, t.next_chunk_phase)
+        self.provisional = not (t.terminated or t.truncated)
+        if not self.provisional:
+            self.counter += 1
+
+    def end_episode(self) -> None:
+        """Close the open episode (if any) without a label: its last frame becomes final."""
+        if self.provisional:
+            self._commit_provisional()
+
+    def _write_frame(self, obs: Observation, base_action: np.ndarray, phase: int) -> None:
+        slot = self.counter % self.capacity
+        self.arrays['state'][slot] = observation_state(obs)
+        for cam in self.spec.camera_names:
+            self.arrays[f'image/{cam}'][slot] = obs.images[cam]
+        self.arrays['base_action'][slot] = base_action
+        self.arrays['phase'][slot] = phase
+        for name in _STEP_FIELDS:
+            self.arrays[name][slot] = 0
+        self.arrays['stamp'][slot] = self.counter
+
+    def _continues(self, t: Transition) -> bool:
+        slot = self.counter % self.capacity
+        same = (np.array_equal(self.arrays['state'][slot], observation_state(t.observation))
+                and np.array_equal(self.arrays['base_action'][slot], np.asarray(t.base_action, np.float32))
+                and int(self.arrays['phase'][slot]) == int(t.chunk_phase))
+        return same and all(np.array_equal(self.arrays[f'image/{c}'][slot], t.observation.images[c])
+                            for c in self.spec.camera_names)
+
+    def _commit_provisional(self) -> None:
+        self.counter += 1
+        self.provisional = False
+
+    # -- sampling --------------------------------------------------------------------------------
+
+    def _valid_starts(self, slots: np.ndarray) -> np.ndarray:
+        stamp = self.arrays['stamp']
+        return (self.arrays['is_step'][slots] & (stamp[slots] >= 0)
+                & (stamp[(slots + 1) % self.capacity] == stamp[slots] + 1))
+
+    def can_sample(self) -> bool:
+        """True once a transition was added (the newest step always has its next frame)."""
+        return self.counter > 0
+
+    def _draw_starts(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        slots = rng.integers(0, max(len(self), 1), count)
+        for _ in range(32):
+            bad = ~self._valid_starts(slots)
+            if not bad.any():
+                return slots
+            slots[bad] = rng.integers(0, len(self), int(bad.sum()))
+        valid = np.flatnonzero(self._valid_starts(np.arange(len(self))))
+        if valid.size == 0:
+            raise ValueError('ReplayBuffer has no complete transition to sample')
+        bad = ~self._valid_starts(slots)
+        slots[bad] = rng.choice(valid, int(bad.sum()))
+        return slots
+
+    def sample(self, count: int, rng: np.random.Generator) -> Batch:
+        """Draw `count` n-step transitions uniformly over valid start slots."""
+        return self.gather(self._draw_starts(count, rng))
+
+    def gather(self, start: np.ndarray) -> Batch:
+        """n-step transitions starting at `start` slots (vectorized over the batch)."""
+        arr, cap = self.arrays, self.capacity
+        stamp0 = arr['stamp'][start]
+        ret = np.zeros(start.shape, np.float64)
+        scale = np.ones(start.shape, np.float64)
+        alive = np.ones(start.shape, bool)
+        terminal = np.zeros(start.shape, bool)
+        boot = (start + 1) % cap
+        for k in range(self.n_step):
+            idx, nxt = (start + k) % cap, (start + k + 1) % cap
+            usable = (alive & arr['is_step'][idx] & (arr['stamp'][idx] == stamp0 + k)
+                      & (arr['stamp'][nxt] == stamp0 + k + 1))
+            ret += np.where(usable, scale * arr['reward'][idx], 0.0)
+            scale = np.where(usable, scale * self.gamma, scale)
+            boot = np.where(usable, nxt, boot)
+            terminal |= usable & arr['terminated'][idx]
+            alive = usable & ~arr['terminated'][idx] & ~arr['truncated'][idx]
+        frame = lambda name, slots: arr[name][slots]  # noqa: E731
+        cams = self.spec.camera_names
+        return Batch(state=frame('state', start), images={c: frame(f'image/{c}', start) for c in cams},
+                     base_action=frame('base_action', start), phase=frame('phase', start).astype(np.int64),
+                     action=frame('action', start), reward=ret.astype(np.float32),
+                     discount=np.where(terminal, 0.0, scale).astype(np.float32),
+                     next_state=frame('state', boot), next_images={c: frame(f'image/{c}', boot) for c in cams},
+                     next_base_action=frame('base_action', boot),
+                     next_phase=frame('phase', boot).astype(np.int64),
+                     intervention=frame('intervention', start))
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the buffer to an .npz file atomically (temp file + rename); no pickle."""
+        size = len(self)
+        meta = {'format_version': _FORMAT_VERSION, 'capacity': self.capacity, 'n_step': self.n_step,
+                'gamma': self.gamma, 'counter': self.counter, 'provisional': self.provisional,
+                'spec': dataclasses.asdict(self.spec)}
+        payload = {f'a/{k}': v[:size] for k, v in self.arrays.items()}
+        payload['meta'] = np.array(json.dumps(meta))
+        _atomic_savez(Path(path), payload)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> 'ReplayBuffer':
+        """Read a buffer written by `save`; raise ValueError naming the file when it is bad."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data['meta']))
+                if meta.get('format_version') != _FORMAT_VERSION:
+                    raise ValueError(f'{path}: unsupported replay format {meta.get("format_version")}')
+                buffer = cls(PolicySpec(**meta['spec']), meta['capacity'], meta['n_step'], meta['gamma'])
+                for name, array in buffer.arrays.items():
+                    stored = data[f'a/{name}']
+                    if stored.shape[1:] != array.shape[1:] or stored.dtype != array.dtype:
+                        raise ValueError(f'{path}: array {name} has shape {stored.shape} {stored.dtype}, '
+                                         f'expected (*, {array.shape[1:]}) {array.dtype}')
+                    array[:len(stored)] = stored
+        except (OSError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, TypeError) as exc:
+            raise ValueError(f'{path}: not a readable replay file ({exc})') from exc
+        buffer.counter, buffer.provisional = int(meta['counter']), bool(meta['provisional'])
+        return buffer
+
+
+def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class MixedSampler:
+    """Draws each batch from several buffers at fixed fractions (renormalized over non-empty buffers)."""
+
+    def __init__(self, buffers: Mapping[str, ReplayBuffer], fractions: Mapping[str, float]) -> None:
+        unknown = set(fractions) - set(buffers)
+        if unknown or any(f < 0 for f in fractions.values()):
+            raise ValueError(f'MixedSampler fractions {dict(fractions)} must be >= 0 and name buffers '
+                             f'{sorted(buffers)}')
+        self.buffers, self.fractions = dict(buffers), dict(fractions)
+
+    def counts(self, batch_size: int) -> dict[str, int]:
+        """Samples per buffer (largest-remainder rounding over the buffers that can be sampled)."""
+        live = {k: f for k, f in self.fractions.items() if f > 0 and self.buffers[k].can_sample()}
+        if not live:
+            raise ValueError('MixedSampler: no buffer with a positive fraction holds a transition')
+        total = sum(live.values())
+        exact = {k: batch_size * f / total for k, f in live.items()}
+        counts = {k: int(np.floor(v)) for k, v in exact.items()}
+        by_remainder = sorted(live, key=lambda k: (counts[k] - exact[k], k))
+        for k in by_remainder[:batch_size - sum(counts.values())]:
+            counts[k] += 1
+        return counts
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        parts = [self.buffers[k].sample(n, rng) for k, n in sorted(self.counts(batch_size).items()) if n]
+        return concat_batches(parts)
+
+
+def make_buffers(recipe_replay: ReplayRecipe, spec: PolicySpec, demo_capacity_steps: int, n_step: int,
+                 gamma: float) -> tuple[dict[str, ReplayBuffer], MixedSampler]:
+    """Demo / online / intervention buffers and their sampler, from a `ReplayRecipe`."""
+    def capped(steps: int) -> int:
+        budget = recipe_replay.memory_budget_bytes
+        return min(steps, ReplayBuffer.capacity_for_budget(spec, budget)) if budget else steps
+
+    buffers = {'demo': ReplayBuffer(spec, demo_capacity_steps, n_step, gamma),
+               'online': ReplayBuffer(spec, capped(recipe_replay.online_capacity_steps), n_step, gamma),
+               'intervention': ReplayBuffer(spec, capped(recipe_replay.intervention_capacity_steps),
+                                            n_step, gamma)}
+    online = 1.0 - recipe_replay.demo_fraction - recipe_replay.intervention_fraction
+    fractions = {'demo': recipe_replay.demo_fraction, 'online': online,
+                 'intervention': recipe_replay.intervention_fraction}
+    return buffers, MixedSampler(buffers, fractions)
