@@ -1,0 +1,60 @@
+"""reward_button in-process: services produce validated episode events on the topic."""
+import pytest
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_srvs.srv import Trigger
+
+from residual_rl_ros.msg import EpisodeEvent
+from residual_rl_ros.nodes.reward_button import RewardButton
+from residual_rl_ros.ros import qos
+from residual_rl_ros.srv import LabelEpisode
+
+
+@pytest.fixture
+def graph(context):
+    button = RewardButton(context=context,
+                          parameter_overrides=[Parameter('first_episode_id', value=10)])
+    probe = Node('probe', context=context)
+    received: list[EpisodeEvent] = []
+    probe.create_subscription(EpisodeEvent, 'episode_events', received.append, qos.EVENTS)
+    yield button, probe, received
+    probe.destroy_node()
+    button.destroy_node()
+
+
+def _call(spin_until, nodes, client, request):
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(request)
+    spin_until(nodes, future.done)
+    return future.result()
+
+
+def test_start_then_success_publishes_both_events(graph, spin_until) -> None:
+    button, probe, received = graph
+    start = probe.create_client(Trigger, 'reward_button/start')
+    success = probe.create_client(Trigger, 'reward_button/success')
+    assert _call(spin_until, [button, probe], start, Trigger.Request()).success
+    assert _call(spin_until, [button, probe], success, Trigger.Request()).success
+    spin_until([button, probe], lambda: len(received) == 2)
+    assert [(m.event, m.episode_id, m.source) for m in received] == [
+        (EpisodeEvent.START, 10, EpisodeEvent.SOURCE_OPERATOR), (EpisodeEvent.SUCCESS, 10, EpisodeEvent.SOURCE_OPERATOR)]
+
+
+def test_label_without_running_episode_is_refused_and_publishes_nothing(graph, spin_until) -> None:
+    button, probe, received = graph
+    label = probe.create_client(LabelEpisode, 'reward_button/label')
+    response = _call(spin_until, [button, probe], label, LabelEpisode.Request(event=EpisodeEvent.FAILURE))
+    assert not response.accepted and 'no episode is running' in response.message
+    for _ in range(10):
+        spin_until([button, probe], lambda: True)
+    assert received == []
+
+
+def test_parameter_range_is_enforced_by_descriptor(context) -> None:
+    with pytest.raises(Exception, match='first_episode_id'):
+        RewardButton(context=context, parameter_overrides=[Parameter('first_episode_id', value=0)])
+
+
+def test_unknown_parameter_is_rejected_by_name(context) -> None:
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['first_episode'\]"):
+        RewardButton(context=context, parameter_overrides=[Parameter('first_episode', value=3)])
