@@ -66,12 +66,10 @@ class FetchPickPlaceExpert:
 
 def make_demonstrator(task: Task, **kwargs: Any) -> Demonstrator:
     """The scripted expert for `task` (by `task.name`)."""
-    factories: dict[str, Callable[..., Demonstrator]] = {'fetch_pick_place': FetchPickPlaceExpert}
-    try:
-        from residual_rl_ros.sim.adroit_expert import AdroitRelocateExpert
-        factories['adroit_relocate'] = AdroitRelocateExpert
-    except ImportError:
-        pass
+    from residual_rl_ros.sim.adroit_expert import AdroitRelocateExpert
+
+    factories: dict[str, Callable[..., Demonstrator]] = {'fetch_pick_place': FetchPickPlaceExpert,
+                                                         'adroit_relocate': AdroitRelocateExpert}
     if task.name not in factories:
         raise ValueError(f'no scripted demonstrator for task {task.name!r}; have {sorted(factories)}')
     return factories[task.name](task, **kwargs)
