@@ -30,6 +30,7 @@ import dataclasses
 import importlib
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -229,7 +230,9 @@ def _load_torchscript(path: Path, overrides: dict[str, Any]) -> ExportedPolicy:
     import torch
     extra = {METADATA_KEY + '.json': ''}
     try:
-        module = torch.jit.load(str(path), map_location='cpu', _extra_files=extra)
+        with warnings.catch_warnings():   # TorchScript is deprecated in torch 2.x but still the format asked for
+            warnings.simplefilter('ignore', DeprecationWarning)
+            module = torch.jit.load(str(path), map_location='cpu', _extra_files=extra)
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/ValueError/... on bad files
         raise ValueError(f'{path}: not a loadable TorchScript file ({exc})') from exc
     module.eval()

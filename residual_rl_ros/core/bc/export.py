@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ def export_onnx(model: BCPolicy, path: str | os.PathLike, *, verify: bool = True
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         raw = Path(tmp) / 'model.onnx'
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)     # the TorchScript-based exporter, on purpose
             torch.onnx.export(model, inputs, str(raw), input_names=names, output_names=[ACTIONS_OUTPUT],
                               dynamic_axes={n: {0: 'batch'} for n in names + [ACTIONS_OUTPUT]},
                               opset_version=ONNX_OPSET, dynamo=False)
@@ -64,17 +66,16 @@ def export_torchscript(model: BCPolicy, path: str | os.PathLike, *, verify: bool
     path = Path(path)
     model = model.eval()
     inputs = example_inputs(model)
-    with torch.no_grad():
-        traced = torch.jit.trace(model, inputs, check_trace=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+    with torch.no_grad(), warnings.catch_warnings(), tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        warnings.simplefilter('ignore', DeprecationWarning)        # TorchScript is deprecated, still supported
+        traced = torch.jit.trace(model, inputs, check_trace=False)
         staged = Path(tmp) / path.name
         torch.jit.save(traced, str(staged), _extra_files={METADATA_KEY + '.json': _metadata(model).to_json()})
         if verify:
             loaded = torch.jit.load(str(staged), map_location='cpu')
             check = example_inputs(model, batch=3, seed=1)
-            with torch.no_grad():
-                _compare(model(*check).numpy(), loaded(*check).numpy(), atol, rtol, 'TorchScript')
+            _compare(model(*check).numpy(), loaded(*check).numpy(), atol, rtol, 'TorchScript')
         os.replace(staged, path)
     return path
 
