@@ -74,6 +74,7 @@ setup(
     package_dir=interface_packages(PURELIB),
     package_data={PACKAGE: ['web/*', 'assets/**/*']},
     cmdclass={'build_py': BuildPyWithTypesupport},
+    entry_points={'console_scripts': [f'{PACKAGE}_launch = {PACKAGE}.bringup.runner:main']},
     data_files=staged_data_files(),
     include_package_data=False,
     zip_safe=False,

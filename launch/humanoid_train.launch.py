@@ -1,0 +1,10 @@
+"""Train a residual live on the simulated GR-1 humanoid.
+
+The graph (nodes, parameters file, remappings, arguments) is described once in
+residual_rl_ros/bringup/graphs.py; without ROS installed, `residual_rl_ros_launch humanoid_train` starts the same.
+"""
+from residual_rl_ros.bringup.launch_description import generate_for
+
+
+def generate_launch_description():
+    return generate_for('humanoid_train')

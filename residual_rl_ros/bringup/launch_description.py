@@ -1,0 +1,47 @@
+"""Turn a graph of `graphs.py` into a launch_ros LaunchDescription (used by the files in launch/).
+
+Requires the ROS 2 `launch` and `launch_ros` packages (a ROS install); the venv path uses runner.py.
+"""
+from __future__ import annotations
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from residual_rl_ros.bringup.graphs import GRAPHS, PACKAGE, Argument, NodeEntry, argument_reference
+
+
+def _declare(argument: Argument) -> DeclareLaunchArgument:
+    default = PathJoinSubstitution([FindPackageShare(PACKAGE), argument.default]) \
+        if argument.share_relative else argument.default
+    return DeclareLaunchArgument(argument.name, default_value=default, description=argument.description)
+
+
+def _node(entry: NodeEntry) -> Node:
+    remappings = []
+    for source, target in entry.remappings:
+        reference = argument_reference(target)
+        remappings.append((source, LaunchConfiguration(reference) if reference else target))
+    parameters = [LaunchConfiguration('params_file')]
+    if entry.parameter_args:
+        parameters.append({name: LaunchConfiguration(name) for name in entry.parameter_args})
+    return Node(package=PACKAGE, executable=entry.executable, name=entry.name,
+                namespace=LaunchConfiguration('namespace'), parameters=parameters, remappings=remappings,
+                arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')], output='screen')
+
+
+def generate_for(graph_name: str) -> LaunchDescription:
+    """The LaunchDescription of `graph_name`: its arguments, its nodes, shutdown when a required one exits."""
+    graph = GRAPHS[graph_name]
+    actions: list = [_declare(a) for a in graph.arguments]
+    for entry in graph.nodes:
+        node = _node(entry)
+        actions.append(node)
+        if entry.required:
+            actions.append(RegisterEventHandler(OnProcessExit(
+                target_action=node, on_exit=[EmitEvent(event=Shutdown(reason=f'{entry.name} exited'))])))
+    return LaunchDescription(actions)
