@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,7 +181,8 @@ def export_actor_onnx(policy: ResidualPolicy, path: str | os.PathLike, opset: in
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
     os.close(fd)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)    # the TorchScript exporter is deprecated
             torch.onnx.export(wrapper, tuple(torch.from_numpy(v) for v in example.values()), tmp,
                               input_names=names, output_names=['residual'], opset_version=opset,
                               dynamic_axes={n: {0: 'batch'} for n in names + ['residual']}, dynamo=False)

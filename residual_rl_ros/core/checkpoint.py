@@ -51,7 +51,9 @@ def _restore_optimizer(prefix: str, optim: torch.optim.Optimizer, tensors: Mappi
     for key, value in config['scalars'].items():
         index, name = key.split('.', 1)
         state.setdefault(int(index), {})[name] = value
-    optim.load_state_dict({'state': state, 'param_groups': config['param_groups']})
+    groups = [{k: tuple(v) if isinstance(v, list) and k != 'params' else v for k, v in group.items()}
+              for group in config['param_groups']]                 # JSON turned tuples (betas) into lists
+    optim.load_state_dict({'state': state, 'param_groups': groups})
 
 
 def learner_state(learner: ResidualLearner) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
