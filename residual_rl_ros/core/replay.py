@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from residual_rl_ros.core.networks import PolicySpec
-from residual_rl_ros.core.recipe import ReplayRecipe
+from residual_rl_ros.core.recipe import ResidualRecipe
 from residual_rl_ros.core.types import Observation, Transition
 
 _FORMAT_VERSION = 1
@@ -290,18 +290,18 @@ class MixedSampler:
         return concat_batches(parts)
 
 
-def make_buffers(recipe_replay: ReplayRecipe, spec: PolicySpec, demo_capacity_steps: int, n_step: int,
-                 gamma: float) -> tuple[dict[str, ReplayBuffer], MixedSampler]:
-    """Demo / online / intervention buffers and their sampler, from a `ReplayRecipe`."""
+def make_buffers(recipe: ResidualRecipe, spec: PolicySpec,
+                 demo_capacity_steps: int) -> tuple[dict[str, ReplayBuffer], MixedSampler]:
+    """Demo / online / intervention buffers (n-step and gamma from the learner recipe) and their sampler."""
+    replay, n_step, gamma = recipe.replay, recipe.learner.n_step, recipe.learner.gamma
+
     def capped(steps: int) -> int:
-        budget = recipe_replay.memory_budget_bytes
+        budget = replay.memory_budget_bytes
         return min(steps, ReplayBuffer.capacity_for_budget(spec, budget)) if budget else steps
 
     buffers = {'demo': ReplayBuffer(spec, demo_capacity_steps, n_step, gamma),
-               'online': ReplayBuffer(spec, capped(recipe_replay.online_capacity_steps), n_step, gamma),
-               'intervention': ReplayBuffer(spec, capped(recipe_replay.intervention_capacity_steps),
-                                            n_step, gamma)}
-    online = 1.0 - recipe_replay.demo_fraction - recipe_replay.intervention_fraction
-    fractions = {'demo': recipe_replay.demo_fraction, 'online': online,
-                 'intervention': recipe_replay.intervention_fraction}
+               'online': ReplayBuffer(spec, capped(replay.online_capacity_steps), n_step, gamma),
+               'intervention': ReplayBuffer(spec, capped(replay.intervention_capacity_steps), n_step, gamma)}
+    fractions = {'demo': replay.demo_fraction, 'intervention': replay.intervention_fraction,
+                 'online': 1.0 - replay.demo_fraction - replay.intervention_fraction}
     return buffers, MixedSampler(buffers, fractions)

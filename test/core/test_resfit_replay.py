@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from resfit_factory import SPEC, episode
 
-from residual_rl_ros.core.recipe import ReplayRecipe
+from residual_rl_ros.core.recipe import ReplayRecipe, ResidualRecipe
 from residual_rl_ros.core.replay import MixedSampler, ReplayBuffer, make_buffers, observation_state
 
 pytestmark = pytest.mark.core
@@ -95,8 +95,9 @@ def test_memory_accounting():
     assert per_step == 16 * 16 * 3 + 4 * (5 + 3 + 3 + 1 + 1) + 4 + 8
     assert ReplayBuffer(SPEC, 10).nbytes == 10 * per_step
     assert ReplayBuffer.capacity_for_budget(SPEC, 10 * per_step + per_step - 1) == 10
-    buffers, _ = make_buffers(ReplayRecipe(memory_budget_bytes=5 * per_step), SPEC, 20, 3, 0.99)
+    buffers, sampler = make_buffers(ResidualRecipe(replay=ReplayRecipe(memory_budget_bytes=5 * per_step)), SPEC, 20)
     assert buffers['online'].capacity == 5 and buffers['demo'].capacity == 20
+    assert buffers['online'].n_step == 3 and sampler.fractions == {'demo': 0.5, 'intervention': 0.0, 'online': 0.5}
 
 
 def test_persistence_round_trip_including_open_episode(tmp_path):
