@@ -23,13 +23,16 @@ if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then
 fi
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
 mkdir -p "$STAMPS"
-PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+pip_install() {  # quiet pip; drops the machine's "Location ... is ignored" noise, keeps errors and status
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+}
 
 if changed python requirements/python.txt requirements/ros.txt requirements/no-deps.txt; then
   log "installing torch (CPU), then the pinned Python and ROS 2 wheels (about 2-4 minutes the first time)"
-  "${PIP[@]}" torch==2.13.0
-  "${PIP[@]}" -r requirements/python.txt -r requirements/ros.txt
-  "${PIP[@]}" --no-deps -r requirements/no-deps.txt
+  pip_install torch==2.13.0
+  pip_install -r requirements/python.txt -r requirements/ros.txt
+  pip_install --no-deps -r requirements/no-deps.txt
   "$VENV/bin/python" -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
   done_stamp python
   rm -f "$STAMPS/package"   # numpy or the ROS wheels may have changed: rebuild the interfaces
@@ -38,7 +41,7 @@ fi
 if changed package setup.py CMakeLists.txt package.xml resource/* msg/* srv/* \
     $(find residual_rl_ros launch config -type f ! -path "*__pycache__*" | sort); then
   log "building interfaces (CMake) and installing residual_rl_ros into the venv (about 1 minute the first time)"
-  "${PIP[@]}" --no-build-isolation . || { log "package install failed"; exit 1; }
+  pip_install --no-build-isolation . || { log "package install failed"; exit 1; }
   done_stamp package
 fi
 log "ready: $VENV"

@@ -1,0 +1,114 @@
+"""The safety contract between the policy and the robot, as pure functions plus a small state holder.
+
+Order of precedence: e-stop (latched) and stale or non-finite input -> hold the previous command;
+otherwise hard position limits > velocity limits > acceleration limits, all relative to the previous
+*command* with an explicit dt (as ros2_control's joint_limits helpers do). Every hold and every clamp is
+explained in the result. The node supplies time and converts messages; nothing here raises on bad data.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from residual_rl_ros.core.joint_limits import LimitArrays
+
+
+@dataclasses.dataclass(frozen=True)
+class SafetyResult:
+    command: np.ndarray          # what the robot receives (always within position limits)
+    held: bool                   # True when the previous command was repeated instead of the proposal
+    reasons: tuple[str, ...]     # why it was held or clamped; empty when the proposal passed unchanged
+
+
+def limit_step(proposed: np.ndarray, previous: np.ndarray | None, previous_velocity: np.ndarray | None,
+               dt: float, limits: LimitArrays) -> tuple[np.ndarray, list[str]]:
+    """Bound a finite proposal by velocity/acceleration (from the previous command) and position limits."""
+    reasons: list[str] = []
+    command = proposed.astype(np.float64, copy=True)
+    if previous is not None and dt <= 0.0:
+        frozen = np.isfinite(limits.max_velocity) & (command != previous)
+        if np.any(frozen):
+            reasons.append(_joints('no time elapsed since the previous command', limits, frozen))
+        command = np.where(np.isfinite(limits.max_velocity), previous, command)
+    elif previous is not None:
+        with np.errstate(over='ignore', invalid='ignore'):
+            velocity = (command - previous) / dt
+        v_low, v_high = -limits.max_velocity, limits.max_velocity
+        if previous_velocity is not None:
+            v_low = np.maximum(v_low, previous_velocity - limits.max_acceleration * dt)
+            v_high = np.minimum(v_high, previous_velocity + limits.max_acceleration * dt)
+            v_low, v_high = np.minimum(v_low, 0.0), np.maximum(v_high, 0.0)  # stopping is always allowed
+        bounded = np.clip(velocity, v_low, v_high)
+        if np.any(bounded != velocity):
+            reasons.append(_joints('velocity/acceleration limit', limits, bounded != velocity))
+        command = previous + bounded * dt
+    clipped = np.clip(command, limits.min_position, limits.max_position)
+    if np.any(clipped != command):
+        reasons.append(_joints('position limit', limits, clipped != command))
+    return clipped, reasons
+
+
+def _joints(what: str, limits: LimitArrays, mask: np.ndarray) -> str:
+    names = [n for n, m in zip(limits.joint_names, mask) if m]
+    return f'{what}: {", ".join(names[:6])}{" ..." if len(names) > 6 else ""}'
+
+
+class SafetyFilter:
+    """Holds the previous command, the e-stop latch and the time of the last proposal."""
+
+    def __init__(self, limits: LimitArrays, command_timeout_s: float, hold_command: np.ndarray | None = None):
+        self.limits = limits
+        self.command_timeout_s = command_timeout_s
+        self.previous: np.ndarray | None = None
+        self.previous_velocity: np.ndarray | None = None
+        self.last_proposal_time_s: float | None = None
+        self.last_output_time_s: float | None = None
+        self.estopped = False
+        self.estop_reason = ''
+        if hold_command is not None:
+            self.previous = np.clip(np.asarray(hold_command, np.float64), limits.min_position, limits.max_position)
+
+    def estop(self, reason: str) -> None:
+        """Latch the e-stop: every later step holds until `reset_estop()`."""
+        self.estopped, self.estop_reason = True, reason
+
+    def reset_estop(self) -> None:
+        self.estopped, self.estop_reason = False, ''
+
+    def propose(self, proposed: np.ndarray, now_s: float) -> SafetyResult:
+        """Filter one proposal arriving at `now_s` (seconds, monotonic)."""
+        proposed = np.asarray(proposed, np.float64)
+        if self.estopped:
+            return self._hold(now_s, f'e-stop latched ({self.estop_reason})')
+        if proposed.shape != self.limits.min_position.shape:
+            return self._hold(now_s, f'proposal has {proposed.size} values, expected {self.limits.min_position.size}')
+        if not np.all(np.isfinite(proposed)):
+            return self._hold(now_s, _joints('non-finite proposal', self.limits, ~np.isfinite(proposed)))
+        self.last_proposal_time_s = now_s
+        dt = 0.0 if self.last_output_time_s is None else now_s - self.last_output_time_s
+        command, reasons = limit_step(proposed, self.previous, self.previous_velocity, dt, self.limits)
+        self._emit(command, now_s, dt)
+        return SafetyResult(command.copy(), False, tuple(reasons))
+
+    def check_timeout(self, now_s: float) -> SafetyResult | None:
+        """A hold when no proposal arrived within command_timeout_s (None while fresh or before any)."""
+        if self.estopped and self.previous is not None:
+            return self._hold(now_s, f'e-stop latched ({self.estop_reason})')
+        if self.last_proposal_time_s is None or now_s - self.last_proposal_time_s <= self.command_timeout_s:
+            return None
+        age = now_s - self.last_proposal_time_s
+        return self._hold(now_s, f'no proposal for {age:.3f} s (timeout {self.command_timeout_s} s)')
+
+    def _hold(self, now_s: float, reason: str) -> SafetyResult:
+        if self.previous is None:
+            return SafetyResult(np.empty(0), True, (reason, 'no previous command to hold: nothing sent'))
+        self._emit(self.previous, now_s, dt=0.0)
+        self.previous_velocity = np.zeros_like(self.previous)
+        return SafetyResult(self.previous.copy(), True, (reason,))
+
+    def _emit(self, command: np.ndarray, now_s: float, dt: float) -> None:
+        if self.previous is not None and dt > 0.0:
+            self.previous_velocity = (command - self.previous) / dt
+        self.previous = command.copy()
+        self.last_output_time_s = now_s
