@@ -1,0 +1,144 @@
+"""Rebuild learning transitions from what the graph publishes: observations, action records, events.
+
+The same assembler serves live topics (trainer node) and recorded bags, so the two never drift apart.
+Inputs arrive in any interleaving; each action record names the observation it was computed from
+(by stamp) and its episode. A transition t is emitted when record t+1 of the same episode is known
+(its observation is t's next observation, its base action and phase t's next ones), or when the
+episode's end event is finalized:
+
+* SUCCESS -> last transition has reward 1 and terminated; FAILURE -> reward 0, terminated;
+* TIMEOUT / ABORT -> truncated: the last record has no successor to bootstrap from, so it is dropped
+  (counted in `stats['dropped_truncated_tail']`).
+
+End events are finalized after `grace_s` (records still in flight may arrive after the event) or as
+soon as a later episode starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+
+from residual_rl_ros.core.episodes import ENDING, EpisodeEvent, EventKind, TERMINATING
+from residual_rl_ros.core.types import Observation, Transition
+
+Normalize = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionRecord:
+    """One control tick as decided and executed (robot units; mirrors msg/PolicyActionRecord)."""
+
+    episode_id: int
+    tick: int
+    observation_stamp_ns: int
+    base_action: np.ndarray
+    executed_action: np.ndarray
+    chunk_phase: int
+    chunk_length: int
+    policy_version: int = 0
+    intervention: bool = False
+
+
+@dataclasses.dataclass
+class _Episode:
+    steps: list[tuple[ActionRecord, Observation]] = dataclasses.field(default_factory=list)
+    end: EpisodeEvent | None = None
+    end_time_s: float = 0.0
+    emitted: int = 0
+
+
+class TransitionAssembler:
+    """Turns the three input streams into Transitions with normalized actions."""
+
+    def __init__(self, normalize_action: Normalize, grace_s: float = 0.5, max_pending: int = 10_000) -> None:
+        self.normalize_action = normalize_action
+        self.grace_s = grace_s
+        self.max_pending = max_pending
+        self._observations: OrderedDict[int, Observation] = OrderedDict()
+        self._waiting: list[ActionRecord] = []     # records whose observation has not arrived yet
+        self._episodes: dict[int, _Episode] = {}
+        self._finished: set[int] = set()
+        self.stats = {'transitions': 0, 'episodes': 0, 'successes': 0, 'dropped_truncated_tail': 0,
+                      'late_records': 0, 'unmatched_records': 0}
+
+    def add_observation(self, stamp_ns: int, observation: Observation) -> list[Transition]:
+        self._observations[stamp_ns] = observation
+        while len(self._observations) > self.max_pending:
+            self._observations.popitem(last=False)
+        waiting, self._waiting = self._waiting, []
+        out: list[Transition] = []
+        for record in waiting:
+            out += self.add_record(record)
+        return out
+
+    def add_record(self, record: ActionRecord) -> list[Transition]:
+        if record.episode_id in self._finished:
+            self.stats['late_records'] += 1
+            return []
+        observation = self._observations.get(record.observation_stamp_ns)
+        if observation is None:
+            self._waiting.append(record)
+            if len(self._waiting) > self.max_pending:
+                self._waiting.pop(0)
+                self.stats['unmatched_records'] += 1
+            return []
+        episode = self._episodes.setdefault(record.episode_id, _Episode())
+        episode.steps.append((record, observation))
+        return self._emit_ready(record.episode_id, episode)
+
+    def add_event(self, event: EpisodeEvent, now_s: float) -> list[Transition]:
+        """Record an episode event; a START finalizes every earlier ended episode at once."""
+        out: list[Transition] = []
+        if event.kind in ENDING and event.episode_id not in self._finished:
+            episode = self._episodes.setdefault(event.episode_id, _Episode())
+            episode.end, episode.end_time_s = event, now_s
+        elif event.kind == EventKind.START:
+            for episode_id in sorted(self._episodes):
+                if episode_id < event.episode_id and self._episodes[episode_id].end is not None:
+                    out += self._finalize(episode_id)
+        return out
+
+    def flush(self, now_s: float, force: bool = False) -> list[Transition]:
+        """Finalize ended episodes whose grace period has passed (all of them when `force`)."""
+        out: list[Transition] = []
+        for episode_id, episode in sorted(self._episodes.items()):
+            if episode.end is not None and (force or now_s - episode.end_time_s >= self.grace_s):
+                out += self._finalize(episode_id)
+        return out
+
+    def _emit_ready(self, episode_id: int, episode: _Episode) -> list[Transition]:
+        out = []
+        while episode.emitted + 1 < len(episode.steps):
+            (record, obs), (nxt, next_obs) = episode.steps[episode.emitted], episode.steps[episode.emitted + 1]
+            out.append(self._transition(record, obs, next_obs, nxt, 0.0, False))
+            episode.emitted += 1
+        return out
+
+    def _finalize(self, episode_id: int) -> list[Transition]:
+        episode = self._episodes.pop(episode_id)
+        self._finished.add(episode_id)
+        out = self._emit_ready(episode_id, episode)
+        self.stats['episodes'] += 1
+        if not episode.steps or episode.emitted >= len(episode.steps):
+            return out
+        record, obs = episode.steps[-1]
+        if episode.end.kind in TERMINATING:
+            success = episode.end.kind == EventKind.SUCCESS
+            self.stats['successes'] += int(success)
+            out.append(self._transition(record, obs, obs, record, float(success), True))
+        else:
+            self.stats['dropped_truncated_tail'] += 1
+        return out
+
+    def _transition(self, record: ActionRecord, obs: Observation, next_obs: Observation,
+                    nxt: ActionRecord, reward: float, terminated: bool) -> Transition:
+        self.stats['transitions'] += 1
+        return Transition(
+            observation=obs, base_action=self.normalize_action(record.base_action),
+            chunk_phase=record.chunk_phase, action=self.normalize_action(record.executed_action),
+            reward=reward, next_observation=next_obs, next_base_action=self.normalize_action(nxt.base_action),
+            next_chunk_phase=nxt.chunk_phase, terminated=terminated, truncated=False,
+            intervention=record.intervention)
