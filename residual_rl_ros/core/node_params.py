@@ -9,13 +9,104 @@ import dataclasses
 
 from residual_rl_ros.core.config_fields import param
 
+TASKS = ('humanoid_gr1', 'fetch_pick_place', 'adroit_relocate')
+
 
 @dataclasses.dataclass
 class RewardButtonParams:
-    """reward_button: the operator's success / failure / abort / start inputs as services and events."""
+    """reward_button: the episode authority. Operator Start / Success / Failure / Abort as services and
+    events; in simulation (`auto_label`) it also turns the simulator's reports into labels and resets."""
 
-    source: str = param('operator', 'Source stamped on the events this node emits',
-                        choices=('operator', 'auto', 'sim'))
+    source: str = param('operator', 'Source stamped on operator events', choices=('operator', 'auto', 'sim'))
     first_episode_id: int = param(1, 'Id given to the first episode of this run', low=1, high=2**31 - 1)
-    status_period_s: float = param(1.0, 'Period of the episode-state log line (0 disables it)',
-                                   low=0.0, high=3600.0)
+    auto_label: bool = param(False, 'Label episodes from sim_robot/episode_reports and reset automatically')
+    auto_start: bool = param(False, 'Start the next episode automatically after each reset')
+    max_episodes: int = param(0, 'Stop (exit 0) after this many labelled episodes (0 = never)',
+                              low=0, high=2**31 - 1)
+
+
+@dataclasses.dataclass
+class SimRobotParams:
+    """sim_robot: a bundled MuJoCo task driven like hardware over ROS topics."""
+
+    task: str = param('humanoid_gr1', 'Simulated task to run', choices=TASKS)
+    image: bool = param(False, 'Render and publish the task cameras')
+    seed: int = param(0, 'Seed of the first episode (episode k uses seed + k)', low=0, high=2**31 - 1)
+    physics_mode: str = param('lockstep', 'lockstep: one physics step per received command (as fast as '
+                              'the graph runs); realtime: step at the task rate with the latest command',
+                              choices=('lockstep', 'realtime'))
+    command_timeout_s: float = param(0.5, 'realtime mode: hold the last command when none is newer than this',
+                                     low=0.001, high=60.0)
+    camera_encoding: str = param('rgb8', 'Encoding of published camera images', choices=('rgb8', 'bgr8'))
+
+
+@dataclasses.dataclass
+class IngestionParams:
+    """ingestion: synchronizes joint states, task state and cameras into one Observation."""
+
+    joint_names: list[str] = param([], 'Joints taken from sensor_msgs/JointState, in this order (by name); '
+                                   'empty = every joint, in the order of the first message')
+    use_velocity: bool = param(False, 'Also take joint velocities into the proprioception vector')
+    task_state_dim: int = param(0, 'Length of the task_state vector (sensor_msgs/JointState of named '
+                                'virtual joints: object and goal state; 0 = no task_state topic)',
+                                low=0, high=100_000)
+    camera_names: list[str] = param([], 'Cameras, each on cameras/<name>/image_raw')
+    image_size_px: int = param(84, 'Square size images are resized to', low=8, high=1024)
+    max_joint_state_age_s: float = param(0.2, 'Older joint states are stale (observation not published)',
+                                         low=0.001, high=60.0)
+    max_image_age_s: float = param(0.5, 'Older camera images are stale', low=0.001, high=60.0)
+    sync_tolerance_s: float = param(0.0, 'A tick uses sensor samples stamped at most this much before it '
+                                    '(0 = same step, as the simulator stamps them)', low=0.0, high=10.0)
+    max_sync_wait_s: float = param(0.05, 'Longest wait for the other sensors of a tick before publishing it '
+                                   'with those sensors marked stale', low=0.0, high=10.0)
+    max_rate_hz: float = param(100.0, 'At most this many observations per second (one per new joint state)',
+                               low=0.1, high=10_000.0)
+
+
+@dataclasses.dataclass
+class BasePolicyParams:
+    """base_policy: runs the frozen BC policy's action chunks, one step per observation."""
+
+    policy: str = param('', 'Base policy: a .onnx / .pt file or a Python entry point module:factory '
+                        '(empty = the bundled demo pipeline output under run_dir)')
+    run_dir: str = param('runs/latest', 'Run folder (default policy location)')
+    joint_names: list[str] = param([], 'Names of the action dimensions, in the policy output order')
+    temporal_ensembling: bool = param(False, 'ACT-style temporal ensembling of overlapping chunks')
+
+
+@dataclasses.dataclass
+class ResidualPolicyParams:
+    """residual_policy: base + bounded residual at control rate; proposes commands to safety_limit."""
+
+    run_dir: str = param('runs/latest', 'Run folder (normalizers and initial weights come from here)')
+    explore: bool = param(True, 'Add exploration noise (training); false = deterministic (evaluation)')
+    weights_file: str = param('', 'Actor weights to start from (empty = zero residual until weights arrive)')
+    control_rate_hz: float = param(20.0, 'Expected control rate, for timing statistics', low=0.1, high=10_000.0)
+    timing_report_period_s: float = param(10.0, 'Period of the timing log line (0 = off)', low=0.0, high=3600.0)
+    max_weights_bytes: int = param(256 * 2**20, 'Reject weight messages larger than this', low=1, high=2**34)
+
+
+@dataclasses.dataclass
+class SafetyLimitParams:
+    """safety_limit: clamps proposals to joint limits, holds on stale or bad input, latches e-stop."""
+
+    joint_names: list[str] = param([], 'Command joint order sent to the robot (limits matched by name)')
+    limits_file: str = param('', 'YAML with a joint_limits mapping (ros2_control schema); empty = params')
+    command_timeout_s: float = param(0.2, 'Hold the previous command when no proposal is newer than this',
+                                     low=0.001, high=60.0)
+    watchdog_rate_hz: float = param(50.0, 'Rate of the timeout check', low=1.0, high=10_000.0)
+
+
+@dataclasses.dataclass
+class TrainerParams:
+    """trainer: assembles transitions from the graph's topics, trains the residual, publishes weights."""
+
+    run_dir: str = param('runs/latest', 'Run folder: checkpoints, replay, report')
+    recipe_file: str = param('', 'YAML of ResidualRecipe overrides (empty = paper defaults)')
+    demos_file: str = param('', 'Demonstration episodes (.npz) for the demo buffer (empty = run_dir/demos.npz)')
+    publish_weights_every_updates: int = param(500, 'Publish actor weights after this many actor updates',
+                                               low=1, high=10_000_000)
+    checkpoint_every_env_steps: int = param(5000, 'Write a checkpoint every this many env steps',
+                                            low=1, high=100_000_000)
+    max_env_steps: int = param(0, 'Stop (exit 0) after this many env steps (0 = never)', low=0, high=2**40)
+    status_period_s: float = param(2.0, 'Period of the trainer status message', low=0.05, high=3600.0)

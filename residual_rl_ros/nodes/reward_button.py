@@ -1,54 +1,63 @@
-"""reward_button: the operator's Start / Success / Failure / Abort as ROS services and episode events.
+"""reward_button: the episode authority. Operator Start / Success / Failure / Abort become episode events.
 
-Services (std_srvs/Trigger): ~/start, ~/success, ~/failure, ~/abort; and ~/label
-(residual_rl_ros/LabelEpisode) for scripts. Every accepted request is published on `episode_events`.
+Services (std_srvs/Trigger): ~/start, ~/success, ~/failure, ~/abort; ~/label (residual_rl_ros/LabelEpisode)
+for scripts. Every accepted request is published on `episode_events`. With `auto_label` (simulation), the
+simulator's outcome reports on `sim_robot/episode_reports` are labelled the same way, followed by RESET,
+a call to `sim_robot/reset`, and (with `auto_start`) the next START.
 """
 from __future__ import annotations
 
 import sys
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
-from residual_rl_ros.core.episodes import EpisodeEvent, EpisodeTracker, EventKind, EventSource
+from residual_rl_ros.core.episodes import ENDING, EpisodeEvent, EpisodeTracker, EventKind, EventSource
 from residual_rl_ros.core.node_params import RewardButtonParams
 from residual_rl_ros.msg import EpisodeEvent as EpisodeEventMsg
 from residual_rl_ros.ros import qos
 from residual_rl_ros.ros.episode_msgs import to_msg
+from residual_rl_ros.ros.node_main import run_node
 from residual_rl_ros.ros.params import declare_config
 from residual_rl_ros.srv import LabelEpisode
 
 
 class RewardButton(Node):
-    """Turns operator requests into validated episode events."""
+    """Turns operator requests (and, in simulation, the simulator's reports) into episode events."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__('reward_button', **kwargs)
         self.params = declare_config(self, RewardButtonParams)
         self.source = EventSource[self.params.source.upper()]
         self.tracker = EpisodeTracker(self.params.first_episode_id)
+        self.labelled = 0
         self.events = self.create_publisher(EpisodeEventMsg, 'episode_events', qos.EVENTS)
         for name, kind in (('start', EventKind.START), ('success', EventKind.SUCCESS),
                            ('failure', EventKind.FAILURE), ('abort', EventKind.ABORT)):
             self.create_service(Trigger, f'~/{name}', lambda req, res, k=kind: self._on_trigger(k, res))
         self.create_service(LabelEpisode, '~/label', self._on_label)
-        if self.params.status_period_s > 0:
-            self.create_timer(self.params.status_period_s, self._log_state)
+        if self.params.auto_label:
+            self.reset_client = self.create_client(Trigger, 'sim_robot/reset')
+            self.create_subscription(EpisodeEventMsg, 'sim_robot/episode_reports', self._on_report, qos.EVENTS)
+            self._begin_timer = self.create_timer(0.5, self._begin)
 
-    def _apply(self, kind: EventKind, episode_id: int = 0, note: str = '') -> EpisodeEvent:
+    def apply(self, kind: EventKind, source: EventSource, episode_id: int = 0, note: str = '') -> EpisodeEvent:
+        """Validate and publish one event; ValueError (nothing published) when it is out of order."""
         if kind == EventKind.START:
-            event = self.tracker.start(self.source, note)
+            event = self.tracker.start(source, note)
+        elif kind in ENDING:
+            event = self.tracker.end(kind, source, episode_id, note)
         else:
-            event = self.tracker.end(kind, self.source, episode_id, note)
+            event = EpisodeEvent(kind, source, self.tracker.last_ended or 0, note)
         self.events.publish(to_msg(event, self.get_clock().now().to_msg()))
-        self.get_logger().info(f'episode {event.episode_id}: {event.kind.name}')
+        self.get_logger().info(f'episode {event.episode_id}: {event.kind.name} ({source.name.lower()})')
+        if kind in ENDING:
+            self.labelled += 1
         return event
 
     def _on_trigger(self, kind: EventKind, response: Trigger.Response) -> Trigger.Response:
         try:
-            event = self._apply(kind)
+            event = self.apply(kind, self.source)
             response.success, response.message = True, f'episode {event.episode_id}: {kind.name}'
         except ValueError as exc:
             response.success, response.message = False, str(exc)
@@ -56,36 +65,49 @@ class RewardButton(Node):
 
     def _on_label(self, request: LabelEpisode.Request, response: LabelEpisode.Response):
         try:
-            event = self._apply(EventKind(request.event), request.episode_id, request.note)
+            event = self.apply(EventKind(request.event), self.source, request.episode_id, request.note)
             response.accepted, response.episode_id = True, event.episode_id
             response.message = f'episode {event.episode_id}: {event.kind.name}'
         except ValueError as exc:
             response.accepted, response.message = False, str(exc)
         return response
 
-    def _log_state(self) -> None:
-        state = f'running episode {self.tracker.current}' if self.tracker.running else 'idle'
-        self.get_logger().debug(state)
+    # --- simulation: the automatic operator -------------------------------------------------------
+    def _begin(self) -> None:
+        """First reset once the simulator's service is up."""
+        if self.reset_client.service_is_ready():
+            self._begin_timer.cancel()
+            self._reset()
+
+    def _on_report(self, msg: EpisodeEventMsg) -> None:
+        if not self.tracker.running:
+            return
+        try:
+            self.apply(EventKind(msg.event), EventSource.SIM, note=msg.note)
+        except ValueError as exc:
+            self.get_logger().warn(f'simulator report ignored: {exc}')
+            return
+        if self.params.max_episodes and self.labelled >= self.params.max_episodes:
+            self.get_logger().info(f'{self.labelled} episodes labelled: done')
+            raise SystemExit(0)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.apply(EventKind.RESET, EventSource.AUTO)
+        future = self.reset_client.call_async(Trigger.Request())
+        future.add_done_callback(self._after_reset)
+
+    def _after_reset(self, future) -> None:
+        result = future.result()
+        if result is None or not result.success:
+            self.get_logger().error(f'sim_robot reset failed: {getattr(result, "message", "no response")}')
+            return
+        if self.params.auto_start:
+            self.apply(EventKind.START, EventSource.AUTO)
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    executor = SingleThreadedExecutor()
-    try:
-        node = RewardButton()
-    except ValueError as exc:
-        print(f'reward_button: {exc}', file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(RewardButton, 'reward_button', args)
 
 
 if __name__ == '__main__':

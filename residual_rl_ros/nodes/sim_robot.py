@@ -1,0 +1,122 @@
+"""sim_robot: a bundled MuJoCo task driven like hardware over ROS topics.
+
+Publishes `joint_states` (sensor_msgs/JointState: the task's proprioception), `task_state`
+(sensor_msgs/JointState of virtual joints: object and goal state) and `cameras/<name>/image_raw` (sensor_msgs/Image); takes commands on
+`~/commands` (std_msgs/Float64MultiArray, ros2_control forward-command style, in `~/joint_names` order);
+reports success / failure / timeout on `~/episode_reports` so an automatic operator can label episodes;
+resets on `~/reset` (std_srvs/Trigger). Steps only while an episode runs (between START and its outcome).
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+
+from residual_rl_ros.core.episodes import EventSource
+from residual_rl_ros.core.node_params import SimRobotParams
+from residual_rl_ros.core.types import Observation
+from residual_rl_ros.msg import EpisodeEvent
+from residual_rl_ros.ros import qos
+from residual_rl_ros.ros.node_main import run_node
+from residual_rl_ros.ros.images import numpy_to_image
+from residual_rl_ros.ros.params import declare_config
+from residual_rl_ros.sim.driver import SimDriver
+from residual_rl_ros.sim.registry import make_task
+
+
+class SimRobot(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__('sim_robot', **kwargs)
+        self.params = declare_config(self, SimRobotParams)
+        task = make_task(self.params.task, image=self.params.image, seed=self.params.seed)
+        self.driver = SimDriver(task, self.params.seed)
+        self.proprio_names: list[str] = []
+        self.running = False
+        self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR)
+        self.task_pub = self.create_publisher(JointState, 'task_state', qos.SENSOR)
+        self.camera_pubs = {c: self.create_publisher(Image, f'cameras/{c}/image_raw', qos.SENSOR)
+                            for c in task.camera_names}
+        self.report_pub = self.create_publisher(EpisodeEvent, '~/episode_reports', qos.EVENTS)
+        self.create_subscription(Float64MultiArray, '~/commands', self._on_command, qos.COMMAND)
+        self.create_subscription(EpisodeEvent, 'episode_events', self._on_event, qos.EVENTS)
+        self.create_service(Trigger, '~/reset', self._on_reset)
+        if self.params.physics_mode == 'realtime':
+            self.create_timer(1.0 / task.control_rate_hz, self._realtime_step)
+        self.latest_command: tuple[np.ndarray, float] | None = None
+        self.get_logger().info(f'{task.name}: {len(task.joint_names)} command joints, cameras '
+                               f'{task.camera_names or "none"}, {self.params.physics_mode} physics')
+
+    def _publish_state(self, observation: Observation) -> None:
+        """Every sensor of one physics step, stamped alike; joint_states last (it is the tick)."""
+        stamp = self.get_clock().now().to_msg()
+        for camera, frame in observation.images.items():
+            encoding = self.params.camera_encoding
+            image = frame if encoding == 'rgb8' else np.ascontiguousarray(frame[:, :, ::-1])
+            msg = numpy_to_image(image, encoding)
+            msg.header.stamp, msg.header.frame_id = stamp, camera
+            self.camera_pubs[camera].publish(msg)
+        task = JointState(name=[f'task_state_{i}' for i in range(observation.task_state.size)],
+                          position=observation.task_state.astype(float).tolist())
+        task.header.stamp = stamp
+        self.task_pub.publish(task)
+        if len(self.proprio_names) != observation.proprio.size:
+            self.proprio_names = [f'proprio_{i}' for i in range(observation.proprio.size)]
+        joints = JointState(name=self.proprio_names, position=observation.proprio.astype(float).tolist())
+        joints.header.stamp = stamp
+        self.joint_pub.publish(joints)
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.running = False
+        observation = self.driver.reset()
+        self._publish_state(observation)
+        response.success = True
+        response.message = f'episode {self.driver.episodes_started} reset (seed {self.driver.seed + self.driver.episodes_started - 1})'
+        return response
+
+    def _on_event(self, msg: EpisodeEvent) -> None:
+        if msg.event == EpisodeEvent.START and not self.driver.ended:
+            self.running = True
+            self._publish_state(self.driver.observation)  # a fresh sample starts the control chain
+        elif msg.event != EpisodeEvent.START:
+            self.running = False
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        command = np.asarray(msg.data, np.float64)
+        problem = self.driver.check_command(command)
+        if problem is not None:
+            self.get_logger().warn(f'command refused: {problem}', throttle_duration_sec=2.0)
+            return
+        if self.params.physics_mode == 'realtime':
+            self.latest_command = (command, self.get_clock().now().nanoseconds * 1e-9)
+        elif self.running:
+            self._step(command)
+
+    def _realtime_step(self) -> None:
+        if not self.running:
+            return
+        now = self.get_clock().now().nanoseconds * 1e-9
+        fresh = self.latest_command is not None and now - self.latest_command[1] <= self.params.command_timeout_s
+        self._step(self.latest_command[0] if fresh else self.driver.last_command)
+
+    def _step(self, command: np.ndarray) -> None:
+        step = self.driver.step(command)
+        if step is None:
+            return
+        self._publish_state(step.observation)
+        if step.report is not None:
+            self.running = False
+            report = EpisodeEvent(event=int(step.report), source=int(EventSource.SIM), note=f'{step.steps} steps')
+            report.header.stamp = self.get_clock().now().to_msg()
+            self.report_pub.publish(report)
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(SimRobot, 'sim_robot', args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
