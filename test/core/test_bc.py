@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from residual_rl_ros.core.base_policy import load_base_policy
-from residual_rl_ros.core.bc import BCConfig, build_chunk_dataset, export_onnx, export_torchscript, train_bc
+from residual_rl_ros.core.bc import (BCConfig, as_base_policy, build_chunk_dataset, export_onnx, export_torchscript,
+                                    train_bc)
 from residual_rl_ros.core.bc.train import main as train_main
 from residual_rl_ros.core.bc.trainer import evaluate_loss, random_shift
 from residual_rl_ros.core.demos import save_episodes
@@ -104,6 +105,7 @@ def test_exports_match_torch_through_the_loader(tmp_path: Path, arch_kwargs: dic
         policy = load_base_policy(str(path))
         assert policy.chunk_length == 4 and policy.metadata.camera_names == list(cameras)
         np.testing.assert_allclose(policy.act(obs), expected, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(as_base_policy(model).act(obs), expected, atol=1e-6)
 
 
 def test_random_shift_keeps_shape_and_moves_pixels() -> None:

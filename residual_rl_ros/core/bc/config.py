@@ -17,11 +17,11 @@ class BCConfig:
     hidden_dim: int = param(256, 'MLP hidden width', low=8, high=4096)
     num_layers: int = param(3, 'MLP hidden layers', low=1, high=16)
     # Transformer
-    d_model: int = param(128, 'transformer token width', low=16, high=1024)
+    d_model: int = param(64, 'transformer token width', low=16, high=1024)
     num_heads: int = param(4, 'attention heads (must divide d_model)', low=1, high=32)
     encoder_layers: int = param(2, 'transformer encoder layers over the observation tokens', low=0, high=12)
     decoder_layers: int = param(2, 'transformer decoder layers over the learned chunk queries', low=1, high=12)
-    ff_dim: int = param(512, 'transformer feed-forward width', low=16, high=8192)
+    ff_dim: int = param(256, 'transformer feed-forward width', low=16, high=8192)
     dropout: float = param(0.1, 'dropout in the network (training only)', low=0.0, high=0.9)
     # Images
     image_features: int = param(64, 'feature width per camera from the conv encoder', low=8, high=1024)

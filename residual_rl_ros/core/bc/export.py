@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from residual_rl_ros.core.base_policy import (ACTIONS_OUTPUT, IMAGES_INPUT, METADATA_KEY, PROPRIO_INPUT,
-                                              TASK_STATE_INPUT, ModelMetadata)
+                                              TASK_STATE_INPUT, ExportedPolicy, ModelMetadata)
 from residual_rl_ros.core.bc.models import BCPolicy
 
 ONNX_OPSET = 17
@@ -30,6 +30,17 @@ def example_inputs(model: BCPolicy, batch: int = 1, seed: int = 0) -> tuple[torc
         inputs += (torch.randint(0, 256, (batch, len(meta.camera_names), h, w, 3), generator=gen,
                                  dtype=torch.uint8),)
     return inputs
+
+
+def as_base_policy(model: BCPolicy) -> ExportedPolicy:
+    """The in-memory model as a BasePolicy (same contract and checks as a loaded file, no export)."""
+    model = model.eval()
+
+    def run(arrays: list[np.ndarray]) -> np.ndarray:
+        with torch.inference_mode():
+            return model(*[torch.from_numpy(a) for a in arrays]).numpy()
+
+    return ExportedPolicy(run, _metadata(model), f'in-memory {type(model).__name__}')
 
 
 def export_onnx(model: BCPolicy, path: str | os.PathLike, *, verify: bool = True, atol: float = 1e-4,
