@@ -205,3 +205,21 @@ def onnx_max_error(policy: ResidualPolicy, onnx_path: str | os.PathLike, batch: 
     with torch.no_grad():
         torch_out = _OnnxPolicy(policy).eval()(*(torch.from_numpy(v) for v in inputs.values())).numpy()
     return float(np.max(np.abs(ort_out - torch_out)))
+
+
+def save_actor_weights(path: str | os.PathLike, weights: ActorWeights) -> Path:
+    """Write the weight blob (a self-describing safetensors file) atomically; returns the path."""
+    from residual_rl_ros.core.serialization import atomic_write
+    atomic_write(path, weights.data)
+    return Path(path)
+
+
+def read_actor_weights_file(path: str | os.PathLike) -> ActorWeights:
+    """Read a blob written by `save_actor_weights`; ValueError naming the file when it is unusable."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f'{path}: cannot read actor weights ({exc.strerror})') from exc
+    _, config = unpack(data, str(path))
+    return ActorWeights(version=int(config.get('version', 0)), sha256=hashlib.sha256(data).hexdigest(),
+                        config_json=json.dumps(config), data=data)

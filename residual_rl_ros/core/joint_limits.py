@@ -103,9 +103,14 @@ def joint_limits_yaml_dict(joint_names: Sequence[str], low: np.ndarray, high: np
     """A `joint_limits` mapping for position bounds (and optional velocity limits), e.g. from a task."""
     out = {}
     for i, name in enumerate(joint_names):
-        entry: dict[str, Any] = {'has_position_limits': True, 'min_position': float(low[i]),
-                                 'max_position': float(high[i]), 'has_velocity_limits': max_velocity is not None}
+        entry: dict[str, Any] = {'has_position_limits': True, 'min_position': _short(low[i]),
+                                 'max_position': _short(high[i]), 'has_velocity_limits': max_velocity is not None}
         if max_velocity is not None:
             entry['max_velocity'] = float(max_velocity[i])
         out[name] = entry
     return out
+
+
+def _short(value: Any) -> float:
+    """The shortest decimal that reads back as the same float32 (0.05, not 0.05000000074505806)."""
+    return float(str(np.float32(value)))

@@ -1,0 +1,111 @@
+"""safety_limit: the last stage before the robot. Proposals in, commands within limits out, always.
+
+`action_proposal` (PolicyActionRecord, executed_action before safety) -> joint limits (ros2_control
+joint_limits YAML, matched by joint name) -> `commands` (std_msgs/Float64MultiArray in `joint_names`
+order; remap it to the controller) and `action_records` (the same record with the command actually sent).
+Holds the previous command on non-finite, mis-named or stale input and while the e-stop (`estop`,
+std_msgs/Bool, latched) is set until `~/reset_estop`. Every hold is logged with its reason.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import yaml
+from rclpy.node import Node
+from std_msgs.msg import Bool, Float64MultiArray
+from std_srvs.srv import Trigger
+
+from residual_rl_ros.core.joint_limits import parse_joint_limits
+from residual_rl_ros.core.node_params import SafetyLimitParams
+from residual_rl_ros.core.safety import SafetyFilter, SafetyResult
+from residual_rl_ros.msg import PolicyActionRecord
+from residual_rl_ros.ros import qos
+from residual_rl_ros.ros.node_main import run_node
+from residual_rl_ros.ros.params import declare_config
+from residual_rl_ros.ros.paths import resolve_config_file
+
+
+def load_limits(params: SafetyLimitParams):
+    if not params.limits_file or not params.joint_names:
+        raise ValueError('safety_limit needs joint_names and a limits_file with a joint_limits mapping')
+    path = resolve_config_file(params.limits_file)
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f'{path}: not valid YAML ({exc})') from exc
+    if 'joint_limits' not in document:
+        raise ValueError(f'{path}: no top-level joint_limits mapping')
+    return parse_joint_limits(document['joint_limits'], params.joint_names)
+
+
+class SafetyLimit(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__('safety_limit', **kwargs)
+        self.params = declare_config(self, SafetyLimitParams)
+        self.limits = load_limits(self.params)
+        self.filter = SafetyFilter(self.limits, self.params.command_timeout_s)
+        self.index = {name: i for i, name in enumerate(self.params.joint_names)}
+        self.holds = 0
+        self.command_pub = self.create_publisher(Float64MultiArray, 'commands', qos.COMMAND)
+        self.record_pub = self.create_publisher(PolicyActionRecord, 'action_records', qos.RECORD)
+        self.create_subscription(PolicyActionRecord, 'action_proposal', self._on_proposal, qos.CONTROL)
+        self.create_subscription(Bool, 'estop', self._on_estop, qos.EVENTS)
+        self.create_service(Trigger, '~/reset_estop', self._on_reset_estop)
+        self.create_timer(1.0 / self.params.watchdog_rate_hz, self._watchdog)
+
+    def _now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _ordered(self, msg: PolicyActionRecord) -> np.ndarray:
+        """The proposal in command order, matched by name; NaN where a joint is missing (-> hold)."""
+        proposal = np.full(len(self.index), np.nan)
+        if len(msg.joint_names) != len(msg.executed_action):
+            return proposal
+        for name, value in zip(msg.joint_names, msg.executed_action):
+            if name in self.index:
+                proposal[self.index[name]] = value
+        return proposal
+
+    def _on_proposal(self, msg: PolicyActionRecord) -> None:
+        unknown = sorted(set(msg.joint_names) - set(self.index))
+        result = self.filter.propose(self._ordered(msg), self._now_s())
+        if unknown:
+            result = SafetyResult(result.command, result.held, result.reasons + (f'unknown joints {unknown[:4]}',))
+        if self._send(result):
+            msg.joint_names = list(self.params.joint_names)
+            msg.executed_action = result.command.tolist()
+            self.record_pub.publish(msg)
+
+    def _watchdog(self) -> None:
+        result = self.filter.check_timeout(self._now_s())
+        if result is not None:
+            self._send(result)
+
+    def _send(self, result: SafetyResult) -> bool:
+        if result.held:
+            self.holds += 1
+            self.get_logger().warn(f'hold: {"; ".join(result.reasons)}', throttle_duration_sec=1.0)
+        if result.command.size == 0:
+            return False
+        self.command_pub.publish(Float64MultiArray(data=result.command.tolist()))
+        return True
+
+    def _on_estop(self, msg: Bool) -> None:
+        if msg.data:
+            self.filter.estop('estop topic')
+            self.get_logger().error('E-STOP latched: holding until ~/reset_estop')
+
+    def _on_reset_estop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.filter.reset_estop()
+        response.success, response.message = True, 'e-stop released'
+        self.get_logger().warn('e-stop released by ~/reset_estop')
+        return response
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(SafetyLimit, 'safety_limit', args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
