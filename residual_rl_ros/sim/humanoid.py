@@ -25,9 +25,10 @@ Observation.proprio (32,): right arm joint positions (7, rad), velocities (7, ra
   positions (11, rad), right eef (grip site, at the wrist end of the palm) position (3, world m) and
   quaternion (4, xyzw).
 Observation.task_state (10,): cube position (3), cube quaternion (4, xyzw), cube minus eef (3).
-Images (image variant): 'head' (robosuite `robot0_robotview`, on the head) and optionally
+Images (image variant): 'head' (a camera at the GR-1 head camera's position, aimed down at the
+  right-hand workspace; the stock `robot0_robotview` cuts the right hand off) and optionally
   'right_wrist' (`robot0_eye_in_right_hand`), 84x84 RGB rendered with `mujoco.Renderer` on the
-  robosuite model (shadows and reflections off); robosuite's own camera path is not used.
+  robosuite model (visual geoms only, shadows and reflections off); robosuite's camera path is not used.
 
 Success: cube centre more than 10 cm above the table top, i.e. lifted ~8 cm (stock `Lift` asks
 for 4 cm, a 2 cm lift).
@@ -47,6 +48,9 @@ import numpy as np
 
 from residual_rl_ros.core.types import Observation, StepResult
 
+# Headless rendering backend; takes effect only if mujoco has not been imported yet.
+os.environ.setdefault('MUJOCO_GL', 'egl')
+
 TASK_NAME = 'humanoid_gr1'
 ROBOT = 'GR1FixedLowerBody'
 TABLE_TOP_Z_M = 0.95
@@ -57,7 +61,10 @@ CUBE_RANGE_XY_M = (0.04, 0.025)          # +- uniform around the nominal positio
 FAIL_BELOW_TABLE_M = 0.05
 SUCCESS_ABOVE_TABLE_M = 0.10          # cube centre height that counts as lifted (resting: 0.022)
 IMAGE_SIZE = 84
-CAMERAS = {'head': 'robot0_robotview', 'right_wrist': 'robot0_eye_in_right_hand'}
+HEAD_CAMERA_POS_M = (-0.32, 0.0, 1.52)   # at the GR-1 head camera (`robot0_robotview`)
+HEAD_CAMERA_LOOKAT_M = (-0.13, -0.17, 1.0)
+HEAD_CAMERA_FOVY_DEG = 60.0
+CAMERAS = {'head': 'head_workspace', 'right_wrist': 'robot0_eye_in_right_hand'}
 HAND_DIMS = ('pinky', 'ring', 'middle', 'index', 'thumb_bend', 'thumb_rotation')
 JOINT_NAMES = ([f'right_arm_osc_d{a}' for a in ('x', 'y', 'z', 'rx', 'ry', 'rz')]
                + [f'right_hand_{f}' for f in HAND_DIMS])
@@ -65,8 +72,18 @@ ARM_DELTA_LIMITS = np.array([0.05, 0.05, 0.05, 0.5, 0.5, 0.5])    # BASIC OSC_PO
 LEFT_ARM_HOLD_GAIN = 10.0                # 1/s-ish: normalized action per metre of left-eef drift
 
 
+def _look_at_quat(pos: Sequence[float], target: Sequence[float]) -> np.ndarray:
+    """MuJoCo camera quaternion (w, x, y, z) looking from `pos` at `target`, image up = world up."""
+    forward = np.subtract(target, pos) / np.linalg.norm(np.subtract(target, pos))
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    rot = np.stack([right, np.cross(-forward, right), -forward], axis=1)   # camera x, y, z in world
+    w = 0.5 * np.sqrt(max(1e-12, 1.0 + np.trace(rot)))
+    return np.array([w, (rot[2, 1] - rot[1, 2]) / (4 * w), (rot[0, 2] - rot[2, 0]) / (4 * w),
+                     (rot[1, 0] - rot[0, 1]) / (4 * w)])
+
+
 def _make_lift_env(seed: int | None, horizon: int) -> Any:
-    os.environ.setdefault('MUJOCO_GL', 'egl')    # before mujoco is imported
     import robosuite
     from robosuite.environments.manipulation.lift import Lift
     from robosuite.models.arenas import TableArena
@@ -85,6 +102,9 @@ def _make_lift_env(seed: int | None, horizon: int) -> Any:
             arena = TableArena(table_full_size=self.table_full_size, table_friction=self.table_friction,
                                table_offset=self.table_offset)
             arena.set_origin([0, 0, 0])
+            arena.set_camera(CAMERAS['head'], HEAD_CAMERA_POS_M,
+                             _look_at_quat(HEAD_CAMERA_POS_M, HEAD_CAMERA_LOOKAT_M),
+                             camera_attribs={'fovy': str(HEAD_CAMERA_FOVY_DEG)})
             half = [CUBE_HALF_SIZE_M] * 3
             self.cube = BoxObject(name='cube', size_min=half, size_max=half, rgba=[1, 0, 0, 1],
                                   rng=self.rng)
@@ -155,6 +175,8 @@ class HumanoidLiftTask:
             self._renderer = mujoco.Renderer(self.model, height=image_size, width=image_size)
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+            self._scene_option = mujoco.MjvOption()
+            self._scene_option.geomgroup[:3] = (0, 1, 0)      # visual meshes only (2x faster)
 
     # -- Task protocol ---------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> Observation:
@@ -238,7 +260,7 @@ class HumanoidLiftTask:
         task_state = np.concatenate([cube, [x, y, z, w], cube - eef])
         images = {}
         for name in self.camera_names:
-            self._renderer.update_scene(self.data, camera=CAMERAS[name])
+            self._renderer.update_scene(self.data, camera=CAMERAS[name], scene_option=self._scene_option)
             images[name] = self._renderer.render().copy()
         return Observation(proprio=proprio.astype(np.float32), task_state=task_state.astype(np.float32),
                            images=images)
