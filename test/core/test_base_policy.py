@@ -12,7 +12,7 @@ from torch import nn
 from residual_rl_ros.core.base_policy import METADATA_KEY, load_base_policy
 from residual_rl_ros.core.types import BasePolicy, Observation
 
-pytestmark = pytest.mark.core
+pytestmark = [pytest.mark.core, pytest.mark.filterwarnings('ignore::DeprecationWarning')]
 torch.set_num_threads(1)
 
 P, S, K, A = 5, 2, 3, 4
