@@ -49,7 +49,7 @@ SIM_COMMANDS = ('commands', 'sim_robot/commands')
 
 def _sim_graph(name: str, description: str, train: bool) -> Graph:
     nodes = [
-        NodeEntry('sim_robot', 'sim_robot', parameter_args=('run_dir',)),
+        NodeEntry('sim_robot', 'sim_robot'),
         NodeEntry('ingestion', 'ingestion'),
         NodeEntry('base_policy', 'base_policy', parameter_args=('run_dir',)),
         NodeEntry('residual_policy', 'residual_policy', parameter_args=('run_dir',)),

@@ -90,8 +90,13 @@ def run(plans: Sequence[ProcessPlan], grace_s: float = 10.0) -> int:
         threading.Thread(target=_pump, args=(p.name, procs[p.name].stdout, lock), daemon=True).start()
     required = {p.name for p in plans if p.required}
     exit_code = 0
+    reported: set[str] = set()
     while not stop.is_set():
         ended = [n for n, proc in procs.items() if proc.poll() is not None]
+        for name in sorted(set(ended) - reported):
+            reported.add(name)
+            with lock:
+                print(f'[launch] {name} exited with code {procs[name].returncode}', flush=True)
         if any(n in required for n in ended) or len(ended) == len(procs):
             exit_code = max((procs[n].returncode for n in ended if n in required), default=0, key=abs)
             break

@@ -21,6 +21,8 @@ class RewardButtonParams:
     first_episode_id: int = param(1, 'Id given to the first episode of this run', low=1, high=2**31 - 1)
     auto_label: bool = param(False, 'Label episodes from sim_robot/episode_reports and reset automatically')
     auto_start: bool = param(False, 'Start the next episode automatically after each reset')
+    wait_for_trainer: bool = param(False, 'auto_label: start the first episode only once trainer_status is '
+                                   'heard (no step is lost to a trainer that is still loading)')
     max_episodes: int = param(0, 'Stop (exit 0) after this many labelled episodes (0 = never)',
                               low=0, high=2**31 - 1)
 
@@ -35,7 +37,8 @@ class SimRobotParams:
     physics_mode: str = param('lockstep', 'lockstep: one physics step per received command (as fast as '
                               'the graph runs); realtime: step at the task rate with the latest command',
                               choices=('lockstep', 'realtime'))
-    command_timeout_s: float = param(0.5, 'realtime mode: hold the last command when none is newer than this',
+    command_timeout_s: float = param(0.5, 'realtime: hold the last command when none is newer than this; '
+                                     'lockstep: republish the state when no command came for this long',
                                      low=0.001, high=60.0)
     camera_encoding: str = param('rgb8', 'Encoding of published camera images', choices=('rgb8', 'bgr8'))
 
@@ -102,7 +105,16 @@ class TrainerParams:
     """trainer: assembles transitions from the graph's topics, trains the residual, publishes weights."""
 
     run_dir: str = param('runs/latest', 'Run folder: checkpoints, replay, report')
-    recipe_file: str = param('', 'YAML of ResidualRecipe overrides (empty = paper defaults)')
+    recipe_preset: str = param('cpu', 'Starting recipe: paper (released ResFiT sizes), cpu (fits a 2-core '
+                               'robot computer), tiny (tests)', choices=('paper', 'cpu', 'tiny'))
+    recipe_file: str = param('', 'YAML of ResidualRecipe overrides applied on top of the preset')
+    base_policy: str = param('', 'Base policy used to relabel the demos (empty = <run_dir>/base_policy.onnx)')
+    warmup_env_steps: int = param(2000, 'Env steps of base + uniform noise before any update (paper: 10k)',
+                                  low=0, high=100_000_000)
+    seed: int = param(0, 'Learner seed', low=0, high=2**31 - 1)
+    camera_names: list[str] = param([], 'Cameras in the observations, in order (must match the demos)')
+    max_episode_steps: int = param(150, 'Episode time limit, to tell a demo that timed out from one that failed',
+                                   low=1, high=10_000_000)
     demos_file: str = param('', 'Demonstration episodes (.npz) for the demo buffer (empty = run_dir/demos.npz)')
     publish_weights_every_updates: int = param(500, 'Publish actor weights after this many actor updates',
                                                low=1, high=10_000_000)

@@ -23,6 +23,10 @@ class TickStats:
         self._latencies.append(latency_s)
         self.total_ticks += 1
 
+    def restart(self) -> None:
+        """Forget the last tick time (a pause such as an episode reset is not a missed tick)."""
+        self._ticks = []
+
     def summary(self) -> dict[str, float]:
         """rate_hz, jitter p50/p99/max (|period - expected|, ms), latency p50/p99/max (ms), misses."""
         ticks, lat = np.asarray(self._ticks), np.asarray(self._latencies) * 1e3

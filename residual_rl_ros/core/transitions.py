@@ -61,6 +61,7 @@ class TransitionAssembler:
         self._waiting: list[ActionRecord] = []     # records whose observation has not arrived yet
         self._episodes: dict[int, _Episode] = {}
         self._finished: set[int] = set()
+        self.ended: list[EpisodeEvent] = []        # finalized episodes' end events, for the caller to drain
         self.stats = {'transitions': 0, 'episodes': 0, 'successes': 0, 'dropped_truncated_tail': 0,
                       'late_records': 0, 'unmatched_records': 0}
 
@@ -120,6 +121,7 @@ class TransitionAssembler:
     def _finalize(self, episode_id: int) -> list[Transition]:
         episode = self._episodes.pop(episode_id)
         self._finished.add(episode_id)
+        self.ended.append(episode.end)
         out = self._emit_ready(episode_id, episode)
         self.stats['episodes'] += 1
         if not episode.steps or episode.emitted >= len(episode.steps):

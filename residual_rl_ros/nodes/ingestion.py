@@ -39,7 +39,7 @@ class Ingestion(Node):
         self.last_tick_s = -1e9
         self.pending: tuple[JointState, np.ndarray, np.ndarray, float] | None = None
         self.rejected = 0
-        self.pub = self.create_publisher(Observation, 'observation', qos.CONTROL)
+        self.pub = self.create_publisher(Observation, 'observation', qos.RECORD)  # also recorded: keep a history
         self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR)
         if p.task_state_dim:
             self.create_subscription(JointState, 'task_state', self._on_task_state, qos.SENSOR)

@@ -72,6 +72,7 @@ class ResidualPolicy(Node):
     def _on_event(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.START:
             self.episode_id, self.start_stamp_ns = msg.episode_id, stamp_ns(msg.header.stamp)
+            self.stats.restart()
             if self.pending is not None:
                 self._on_base_action(self.pending)
         else:

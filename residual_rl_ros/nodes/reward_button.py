@@ -15,6 +15,7 @@ from std_srvs.srv import Trigger
 from residual_rl_ros.core.episodes import ENDING, EpisodeEvent, EpisodeTracker, EventKind, EventSource
 from residual_rl_ros.core.node_params import RewardButtonParams
 from residual_rl_ros.msg import EpisodeEvent as EpisodeEventMsg
+from residual_rl_ros.msg import TrainerStatus
 from residual_rl_ros.ros import qos
 from residual_rl_ros.ros.episode_msgs import to_msg
 from residual_rl_ros.ros.node_main import run_node
@@ -39,6 +40,9 @@ class RewardButton(Node):
         if self.params.auto_label:
             self.reset_client = self.create_client(Trigger, 'sim_robot/reset')
             self.create_subscription(EpisodeEventMsg, 'sim_robot/episode_reports', self._on_report, qos.EVENTS)
+            self.trainer_heard = not self.params.wait_for_trainer
+            if self.params.wait_for_trainer:
+                self.create_subscription(TrainerStatus, 'trainer_status', self._on_trainer_status, qos.LATCHED)
             self._begin_timer = self.create_timer(0.5, self._begin)
 
     def apply(self, kind: EventKind, source: EventSource, episode_id: int = 0, note: str = '') -> EpisodeEvent:
@@ -73,9 +77,12 @@ class RewardButton(Node):
         return response
 
     # --- simulation: the automatic operator -------------------------------------------------------
+    def _on_trainer_status(self, msg: TrainerStatus) -> None:
+        self.trainer_heard = True
+
     def _begin(self) -> None:
-        """First reset once the simulator's service is up."""
-        if self.reset_client.service_is_ready():
+        """First reset once the simulator's service is up (and the trainer, when waiting for it)."""
+        if self.reset_client.service_is_ready() and self.trainer_heard:
             self._begin_timer.cancel()
             self._reset()
 

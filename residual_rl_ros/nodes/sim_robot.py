@@ -44,14 +44,18 @@ class SimRobot(Node):
         self.create_subscription(Float64MultiArray, '~/commands', self._on_command, qos.COMMAND)
         self.create_subscription(EpisodeEvent, 'episode_events', self._on_event, qos.EVENTS)
         self.create_service(Trigger, '~/reset', self._on_reset)
+        self.latest_command: tuple[np.ndarray, float] | None = None
+        self.last_activity_s = 0.0
         if self.params.physics_mode == 'realtime':
             self.create_timer(1.0 / task.control_rate_hz, self._realtime_step)
-        self.latest_command: tuple[np.ndarray, float] | None = None
+        else:
+            self.create_timer(self.params.command_timeout_s, self._republish_if_stalled)
         self.get_logger().info(f'{task.name}: {len(task.joint_names)} command joints, cameras '
                                f'{task.camera_names or "none"}, {self.params.physics_mode} physics')
 
     def _publish_state(self, observation: Observation) -> None:
         """Every sensor of one physics step, stamped alike; joint_states last (it is the tick)."""
+        self.last_activity_s = self._now_s()
         stamp = self.get_clock().now().to_msg()
         for camera, frame in observation.images.items():
             encoding = self.params.camera_encoding
@@ -94,6 +98,15 @@ class SimRobot(Node):
             self.latest_command = (command, self.get_clock().now().nanoseconds * 1e-9)
         elif self.running:
             self._step(command)
+
+    def _now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _republish_if_stalled(self) -> None:
+        """Lockstep: while an episode runs and no command came for command_timeout_s (a node still
+        starting, a lost message), publish the current state again, as hardware keeps publishing."""
+        if self.running and self._now_s() - self.last_activity_s > self.params.command_timeout_s:
+            self._publish_state(self.driver.observation)
 
     def _realtime_step(self) -> None:
         if not self.running:

@@ -16,9 +16,10 @@ CONTROL = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=Relia
 COMMAND = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.VOLATILE, deadline=Duration(seconds=0.5))
 
-#: Episode events and action records: reliable, a deep queue so a burst is never dropped.
+#: Episode events: reliable, deep, and transient local, so a node that starts (or restarts) late learns
+#: whether an episode is running from the recent events.
 EVENTS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                    durability=DurabilityPolicy.VOLATILE)
+                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 #: Transitions' source topics as the trainer and recorder consume them: reliable, deep.
 RECORD = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE,

@@ -1,0 +1,152 @@
+"""trainer: learns the residual from the graph's own topics and ships weights back over ROS.
+
+Subscribes the topics a recorder would record (`observation`, `action_records` after safety,
+`episode_events`), rebuilds transitions with the shared TransitionAssembler, trains with the recipe's
+UTD in bounded time slices, and publishes `policy_weights` (latched) and `trainer_status`. Nothing is
+shared through files with the robot side, so it can run on another machine in the same ROS domain.
+Checkpoints in run_dir let a restarted trainer continue where it stopped.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import yaml
+from rclpy.node import Node
+
+from residual_rl_ros.core.base_policy import load_base_policy
+from residual_rl_ros.core.config_fields import from_dict, to_dict
+from residual_rl_ros.core.demos import load_episodes
+from residual_rl_ros.core.episodes import EventKind
+from residual_rl_ros.core.live_trainer import STATE_CRITIC_WARMUP, STATE_WARMUP, LiveTrainer
+from residual_rl_ros.core.node_params import TrainerParams
+from residual_rl_ros.core.recipe import ResidualRecipe
+from residual_rl_ros.core.training.config import recipe_preset
+from residual_rl_ros.core.transitions import TransitionAssembler
+from residual_rl_ros.msg import EpisodeEvent, Observation, PolicyActionRecord, PolicyWeights, TrainerStatus
+from residual_rl_ros.ros import qos
+from residual_rl_ros.ros.conversions import observation_from_msg, record_from_msg, stamp_ns, weights_to_msg
+from residual_rl_ros.ros.episode_msgs import from_msg as event_from_msg
+from residual_rl_ros.ros.node_main import run_node
+from residual_rl_ros.ros.params import declare_config
+
+_STATES = {STATE_WARMUP: TrainerStatus.STATE_WARMUP, STATE_CRITIC_WARMUP: TrainerStatus.STATE_CRITIC_WARMUP}
+
+
+def load_recipe(params: TrainerParams) -> ResidualRecipe:
+    recipe = recipe_preset(params.recipe_preset, params.seed)
+    if not params.recipe_file:
+        return recipe
+    overrides = yaml.safe_load(Path(params.recipe_file).read_text()) or {}
+    values = to_dict(recipe)
+    for section, fields in overrides.items():
+        if isinstance(fields, dict) and isinstance(values.get(section), dict):
+            values[section].update(fields)
+        else:
+            values[section] = fields
+    return from_dict(ResidualRecipe, values)
+
+
+class Trainer(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__('trainer', **kwargs)
+        self.params = p = declare_config(self, TrainerParams)
+        run_dir = Path(p.run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        demos = load_episodes(p.demos_file or run_dir / 'demos.npz')
+        base = load_base_policy(p.base_policy or str(run_dir / 'base_policy.onnx'))
+        self.core = LiveTrainer.create(run_dir, demos, base, load_recipe(p), p.camera_names, p.max_episode_steps,
+                                       p.warmup_env_steps)
+        normalizer = self.core.learner.action_normalizer
+        self.assembler = TransitionAssembler(lambda a: normalizer.normalize(a).clip(-1.0, 1.0))
+        self.published_at_actor_updates = -1
+        self.last_state = self.core.state
+        self.last_checkpoint_steps = self.core.env_steps
+        self.weights_pub = self.create_publisher(PolicyWeights, 'policy_weights', qos.LATCHED)
+        self.status_pub = self.create_publisher(TrainerStatus, 'trainer_status', qos.LATCHED)
+        self.create_subscription(Observation, 'observation', self._on_observation, qos.RECORD)
+        self.create_subscription(PolicyActionRecord, 'action_records', self._on_record, qos.RECORD)
+        self.create_subscription(EpisodeEvent, 'episode_events', self._on_event, qos.EVENTS)
+        self.create_timer(0.005, self._train)
+        self.create_timer(p.status_period_s, self._publish_status)
+        self._publish_weights()
+        self._publish_status()
+        self.get_logger().info(f'trainer ready: {len(demos)} demos, recipe {p.recipe_preset}, '
+                               f'{self.core.env_steps} env steps so far, run_dir {run_dir}')
+
+    def _now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _store(self, transitions) -> None:
+        for transition in transitions:
+            self.core.add(transition)
+        for end in self.assembler.ended:
+            success = None if end.kind in (EventKind.ABORT, EventKind.TIMEOUT) else end.kind == EventKind.SUCCESS
+            self.core.end_episode(end.episode_id, success)
+            self.get_logger().info(f'episode {end.episode_id}: {end.kind.name}  env_steps {self.core.env_steps}  '
+                                   f'success(last 20) {self.core.success_rate:.0%}  policy v{self._version}')
+        self.assembler.ended.clear()
+
+    def _on_observation(self, msg: Observation) -> None:
+        if not msg.stale_sensors:
+            self._store(self.assembler.add_observation(stamp_ns(msg.header.stamp), observation_from_msg(msg)))
+
+    def _on_record(self, msg: PolicyActionRecord) -> None:
+        self._store(self.assembler.add_record(record_from_msg(msg)))
+
+    def _on_event(self, msg: EpisodeEvent) -> None:
+        try:
+            self._store(self.assembler.add_event(event_from_msg(msg), self._now_s()))
+        except ValueError as exc:
+            self.get_logger().error(str(exc))
+
+    @property
+    def _version(self) -> int:
+        return int(self.core.learner.counters['policy_version'])
+
+    def _train(self) -> None:
+        self._store(self.assembler.flush(self._now_s()))
+        self.core.train_for(0.05)
+        if self.core.state != self.last_state:
+            self.last_state = self.core.state
+            self._publish_status()
+        actor_updates = self.core.learner.counters['actor_updates']
+        if actor_updates - max(self.published_at_actor_updates, 0) >= self.params.publish_weights_every_updates:
+            self._publish_weights()
+        if self.core.env_steps - self.last_checkpoint_steps >= self.params.checkpoint_every_env_steps:
+            self._checkpoint()
+        if self.params.max_env_steps and self.core.env_steps >= self.params.max_env_steps:
+            self._checkpoint()
+            self.get_logger().info(f'max_env_steps {self.params.max_env_steps} reached: done')
+            raise SystemExit(0)
+
+    def _publish_weights(self) -> None:
+        self.published_at_actor_updates = self.core.learner.counters['actor_updates']
+        self.weights_pub.publish(weights_to_msg(self.core.weights(), self.get_clock().now().to_msg()))
+
+    def _checkpoint(self) -> None:
+        folder = self.core.checkpoint()
+        self.last_checkpoint_steps = self.core.env_steps
+        self.get_logger().info(f'checkpoint at {self.core.env_steps} env steps: {folder}')
+
+    def _publish_status(self) -> None:
+        c, m = self.core.learner.counters, self.core.metrics
+        status = TrainerStatus(
+            state=_STATES.get(self.core.state, TrainerStatus.STATE_TRAINING), policy_version=self._version,
+            env_steps=self.core.env_steps, critic_updates=int(c['critic_updates']),
+            actor_updates=int(c['actor_updates']), episodes=len(self.core.episodes),
+            success_rate=self.core.success_rate, critic_loss=m.get('critic_loss', math.nan),
+            actor_loss=m.get('actor_loss', math.nan), q_mean=m.get('q_mean', math.nan),
+            online_transitions=len(self.core.buffers['online']), demo_transitions=len(self.core.buffers['demo']),
+            intervention_transitions=len(self.core.buffers['intervention']))
+        status.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(status)
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(Trainer, 'trainer', args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
