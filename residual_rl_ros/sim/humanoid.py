@@ -56,7 +56,7 @@ ROBOT = 'GR1FixedLowerBody'
 TABLE_TOP_Z_M = 0.95
 TABLE_SIZE_M = (0.6, 0.8, 0.05)
 CUBE_HALF_SIZE_M = 0.022
-CUBE_CENTER_XY_M = (-0.15, -0.17)        # nominal cube position on the table (world)
+CUBE_CENTER_XY_M = (-0.15, -0.18)        # nominal cube position on the table (world)
 CUBE_RANGE_XY_M = (0.04, 0.025)          # +- uniform around the nominal position
 FAIL_BELOW_TABLE_M = 0.05
 SUCCESS_ABOVE_TABLE_M = 0.10          # cube centre height that counts as lifted (resting: 0.022)
@@ -78,9 +78,15 @@ def _look_at_quat(pos: Sequence[float], target: Sequence[float]) -> np.ndarray:
     right = np.cross(forward, [0.0, 0.0, 1.0])
     right /= np.linalg.norm(right)
     rot = np.stack([right, np.cross(-forward, right), -forward], axis=1)   # camera x, y, z in world
-    w = 0.5 * np.sqrt(max(1e-12, 1.0 + np.trace(rot)))
-    return np.array([w, (rot[2, 1] - rot[1, 2]) / (4 * w), (rot[0, 2] - rot[2, 0]) / (4 * w),
-                     (rot[1, 0] - rot[0, 1]) / (4 * w)])
+    return _mat_to_quat_wxyz(rot)
+
+
+def _mat_to_quat_wxyz(rot: np.ndarray) -> np.ndarray:
+    import mujoco
+
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, np.ascontiguousarray(rot, np.float64).reshape(9))
+    return quat
 
 
 def _make_lift_env(seed: int | None, horizon: int) -> Any:
@@ -249,10 +255,9 @@ class HumanoidLiftTask:
         return np.concatenate([np.clip(LEFT_ARM_HOLD_GAIN * err, -1.0, 1.0), np.zeros(3)])
 
     def _observation(self) -> Observation:
-        from scipy.spatial.transform import Rotation
-
         eef = self.eef_pos()
-        eef_quat = Rotation.from_matrix(self.eef_rot()).as_quat()
+        qw, qx, qy, qz = _mat_to_quat_wxyz(self.eef_rot())
+        eef_quat = np.array([qx, qy, qz, qw])
         cube = self.cube_pos()
         w, x, y, z = self.data.xquat[self._cube_body]
         proprio = np.concatenate([self.data.qpos[self._arm_qpos], self.data.qvel[self._arm_qvel],

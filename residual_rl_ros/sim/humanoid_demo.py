@@ -17,7 +17,8 @@ Phases, re-derived from the observation where possible so the expert recovers un
   pre    hand open, eef to the grasp pose shifted `side_clearance_m` further right (palm clear of cube)
   slide  hand open, slide left into the grasp pose (slowly)
   close  all six hand commands to +1 for `close_steps`, holding the grasp pose
-  lift   raise the eef by `lift_m`; if the cube leaves the hand, open it and start again (`pre`)
+  lift   raise the eef by `lift_m`; if the cube leaves the hand, go to `release`
+  release  open the hand where it is for `release_steps` (so it does not drag the cube), then `pre`
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def _rotvec(rot: np.ndarray) -> np.ndarray:
 
 
 class GR1LiftExpert:
-    """Phase machine pre -> slide -> close -> lift on the right hand; actions in the task's units.
+    """Phase machine pre -> slide -> close -> lift (-> release -> pre) on the right hand; actions in the task's units.
 
     Reads the observation (eef pose, cube position) and, from the simulator, only the rotation of the
     OSC frame (`task.controller_frame()`), to express world-frame corrections as controller deltas.
@@ -63,14 +64,15 @@ class GR1LiftExpert:
     def __init__(self, task: HumanoidLiftTask, *, gain: float = 10.0, ori_gain: float = 2.0,
                  side_clearance_m: float = 0.06, reach_tol_m: float = 0.01, grasp_tol_m: float = 0.008,
                  slide_speed: float = 0.4, slide_timeout_steps: int = 25, close_steps: int = 15,
-                 lift_m: float = 0.15, lost_tol_m: float = 0.04) -> None:
-        if close_steps < 1 or slide_timeout_steps < 1:
-            raise ValueError('close_steps and slide_timeout_steps must be >= 1')
+                 lift_m: float = 0.15, lost_tol_m: float = 0.04, release_steps: int = 8) -> None:
+        if min(close_steps, slide_timeout_steps, release_steps) < 1:
+            raise ValueError('close_steps, slide_timeout_steps and release_steps must be >= 1')
         self.task = task
         self.gain, self.ori_gain = gain, ori_gain
         self.side_clearance_m, self.reach_tol_m, self.grasp_tol_m = side_clearance_m, reach_tol_m, grasp_tol_m
         self.slide_speed, self.slide_timeout_steps = slide_speed, slide_timeout_steps
         self.close_steps, self.lift_m, self.lost_tol_m = close_steps, lift_m, lost_tol_m
+        self.release_steps = release_steps
         self._limits = np.asarray(task.action_high[:6], np.float64)
         self.reset()
 
@@ -103,6 +105,10 @@ class GR1LiftExpert:
         elif self.phase == 'lift':
             held = np.linalg.norm(eef - cube - GRASP_OFFSET_M) < self.lost_tol_m
             if not held:
+                self._enter('release')
+                self._lift_target = eef.copy()
+        elif self.phase == 'release':
+            if self._phase_steps > self.release_steps:
                 self._enter('pre')
 
         hand = np.full(6, -1.0)
@@ -112,8 +118,10 @@ class GR1LiftExpert:
             arm = self._servo(grasp - eef, rot, self.slide_speed)
         elif self.phase == 'close':
             arm, hand = self._servo(grasp - eef, rot, self.slide_speed), np.ones(6)
-        else:
+        elif self.phase == 'lift':
             arm, hand = self._servo(self._lift_target - eef, rot, 0.5), np.ones(6)
+        else:
+            arm = self._servo(self._lift_target - eef, rot, 0.5)
         return np.concatenate([arm, hand]).astype(np.float32)
 
     def _enter(self, phase: str) -> None:
