@@ -71,7 +71,7 @@ class BasePolicyParams:
     """base_policy: runs the frozen BC policy's action chunks, one step per observation."""
 
     policy: str = param('', 'Base policy: a .onnx / .pt file or a Python entry point module:factory '
-                        '(empty = the bundled demo pipeline output under run_dir)')
+                        '(empty = <run_dir>/bc.onnx, the demo pipeline output)')
     run_dir: str = param('runs/latest', 'Run folder (default policy location)')
     joint_names: list[str] = param([], 'Names of the action dimensions, in the policy output order')
     temporal_ensembling: bool = param(False, 'ACT-style temporal ensembling of overlapping chunks')
@@ -108,7 +108,7 @@ class TrainerParams:
     recipe_preset: str = param('cpu', 'Starting recipe: paper (released ResFiT sizes), cpu (fits a 2-core '
                                'robot computer), tiny (tests)', choices=('paper', 'cpu', 'tiny'))
     recipe_file: str = param('', 'YAML of ResidualRecipe overrides applied on top of the preset')
-    base_policy: str = param('', 'Base policy used to relabel the demos (empty = <run_dir>/base_policy.onnx)')
+    base_policy: str = param('', 'Base policy used to relabel the demos (empty = <run_dir>/bc.onnx)')
     warmup_env_steps: int = param(2000, 'Env steps of base + uniform noise before any update (paper: 10k)',
                                   low=0, high=100_000_000)
     seed: int = param(0, 'Learner seed', low=0, high=2**31 - 1)

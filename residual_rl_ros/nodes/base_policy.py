@@ -21,7 +21,7 @@ from residual_rl_ros.ros.conversions import observation_from_msg
 from residual_rl_ros.ros.node_main import run_node
 from residual_rl_ros.ros.params import declare_config
 
-DEFAULT_POLICY_FILE = 'base_policy.onnx'
+DEFAULT_POLICY_FILE = 'bc.onnx'   # what core.training.pipeline.build_bc_base writes
 
 
 class BasePolicyNode(Node):

@@ -55,7 +55,7 @@ class Trainer(Node):
         run_dir = Path(p.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         demos = load_episodes(p.demos_file or run_dir / 'demos.npz')
-        base = load_base_policy(p.base_policy or str(run_dir / 'base_policy.onnx'))
+        base = load_base_policy(p.base_policy or str(run_dir / 'bc.onnx'))
         self.core = LiveTrainer.create(run_dir, demos, base, load_recipe(p), p.camera_names, p.max_episode_steps,
                                        p.warmup_env_steps)
         normalizer = self.core.learner.action_normalizer

@@ -1,0 +1,74 @@
+"""The trainer node's core: warm-up, owed UTD updates, episode log, checkpoint and exact resume."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from residual_rl_ros.core.live_trainer import STATE_TRAINING, STATE_WARMUP, LiveTrainer
+from residual_rl_ros.core.types import Episode, Observation
+
+from resfit_factory import small_recipe
+
+torch.set_num_threads(1)
+PROPRIO, TASK, ACTIONS = 3, 2, 2
+
+
+class HoldPolicy:
+    """A black-box base policy: always the same 2-step chunk."""
+
+    chunk_length = 2
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, observation: Observation) -> np.ndarray:
+        return np.tile(np.clip(observation.proprio[:ACTIONS], -1, 1), (2, 1)).astype(np.float32)
+
+
+def _demos(rng: np.random.Generator, count: int = 3, length: int = 8) -> list[Episode]:
+    return [Episode(proprio=rng.normal(size=(length + 1, PROPRIO)).astype(np.float32),
+                    task_state=rng.normal(size=(length + 1, TASK)).astype(np.float32),
+                    actions=rng.uniform(-1, 1, (length, ACTIONS)).astype(np.float32), success=True)
+            for _ in range(count)]
+
+
+def _stream(trainer: LiveTrainer, rng: np.random.Generator, steps: int) -> None:
+    """Feed `steps` transitions built from demo-like data, as the assembler would."""
+    from residual_rl_ros.core.types import Transition
+    for t in range(steps):
+        obs = Observation(rng.normal(size=PROPRIO).astype(np.float32), rng.normal(size=TASK).astype(np.float32))
+        nxt = Observation(rng.normal(size=PROPRIO).astype(np.float32), rng.normal(size=TASK).astype(np.float32))
+        last = t == steps - 1
+        trainer.add(Transition(obs, np.zeros(ACTIONS, np.float32), t % 2, rng.uniform(-1, 1, ACTIONS).astype(np.float32),
+                               float(last), nxt, np.zeros(ACTIONS, np.float32), (t + 1) % 2, last, False))
+    trainer.end_episode(episode_id=1, success=True)
+
+
+def test_warmup_then_updates_then_resume_continues_exactly(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    demos = _demos(rng)
+    recipe = small_recipe(batch_size=4, critic_warmup_updates=2)
+    trainer = LiveTrainer.create(tmp_path, demos, HoldPolicy(), recipe, [], max_episode_steps=20, warmup_env_steps=5)
+    assert trainer.state == STATE_WARMUP
+    _stream(trainer, rng, 12)
+    assert trainer.env_steps == 12 and trainer.owed_env_steps == 7
+    assert trainer.train_for(10.0) == 7 and trainer.owed_env_steps == 0
+    assert trainer.state == STATE_TRAINING and trainer.learner.counters['actor_updates'] > 0
+    assert json.loads((tmp_path / 'episodes.jsonl').read_text().splitlines()[0])['success'] is True
+    trainer.checkpoint()
+    resumed = LiveTrainer.create(tmp_path, demos, HoldPolicy(), recipe, [], max_episode_steps=20, warmup_env_steps=5)
+    assert resumed.env_steps == 12 and len(resumed.buffers['online']) == len(trainer.buffers['online'])
+    assert resumed.learner.counters == trainer.learner.counters
+    for (name, a), b in zip(trainer.learner.policy.state_dict().items(), resumed.learner.policy.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert (tmp_path / 'actor_latest.safetensors').exists()
+
+
+def test_resume_from_a_corrupt_checkpoint_names_the_file(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    trainer = LiveTrainer.create(tmp_path, _demos(rng), HoldPolicy(), small_recipe(), [], 20, 0)
+    trainer.checkpoint()
+    (tmp_path / 'checkpoint' / 'learner.safetensors').write_bytes(b'garbage')
+    with pytest.raises(ValueError, match='learner.safetensors'):
+        LiveTrainer.create(tmp_path, _demos(rng), HoldPolicy(), small_recipe(), [], 20, 0)
