@@ -91,11 +91,15 @@ class SafetyFilter:
         self._emit(command, now_s, dt)
         return SafetyResult(command.copy(), False, tuple(reasons))
 
+    def check_timeout_due(self, now_s: float) -> bool:
+        """True when proposals have stopped for longer than the timeout (the filter is holding)."""
+        return self.last_proposal_time_s is not None and now_s - self.last_proposal_time_s > self.command_timeout_s
+
     def check_timeout(self, now_s: float) -> SafetyResult | None:
         """A hold when no proposal arrived within command_timeout_s (None while fresh or before any)."""
         if self.estopped and self.previous is not None:
             return self._hold(now_s, f'e-stop latched ({self.estop_reason})')
-        if self.last_proposal_time_s is None or now_s - self.last_proposal_time_s <= self.command_timeout_s:
+        if not self.check_timeout_due(now_s):
             return None
         age = now_s - self.last_proposal_time_s
         return self._hold(now_s, f'no proposal for {age:.3f} s (timeout {self.command_timeout_s} s)')

@@ -43,7 +43,7 @@ class BasePolicyNode(Node):
 
     def _on_observation(self, msg: Observation) -> None:
         if msg.stale_sensors:
-            self.get_logger().warn(f'stale sensors {list(msg.stale_sensors)}: no base action',
+            self.get_logger().warning(f'stale sensors {list(msg.stale_sensors)}: no base action',
                                    throttle_duration_sec=2.0)
             return
         try:

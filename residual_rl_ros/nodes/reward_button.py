@@ -92,7 +92,7 @@ class RewardButton(Node):
         try:
             self.apply(EventKind(msg.event), EventSource.SIM, note=msg.note)
         except ValueError as exc:
-            self.get_logger().warn(f'simulator report ignored: {exc}')
+            self.get_logger().warning(f'simulator report ignored: {exc}')
             return
         if self.params.max_episodes and self.labelled >= self.params.max_episodes:
             self.get_logger().info(f'{self.labelled} episodes labelled: done')

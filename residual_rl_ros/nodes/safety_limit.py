@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import yaml
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
@@ -47,12 +48,15 @@ class SafetyLimit(Node):
         self.filter = SafetyFilter(self.limits, self.params.command_timeout_s)
         self.index = {name: i for i, name in enumerate(self.params.joint_names)}
         self.holds = 0
+        self.last_hold_reason = ''
         self.command_pub = self.create_publisher(Float64MultiArray, 'commands', qos.COMMAND)
         self.record_pub = self.create_publisher(PolicyActionRecord, 'action_records', qos.RECORD)
         self.create_subscription(PolicyActionRecord, 'action_proposal', self._on_proposal, qos.CONTROL)
         self.create_subscription(Bool, 'estop', self._on_estop, qos.EVENTS)
         self.create_service(Trigger, '~/reset_estop', self._on_reset_estop)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.EVENTS_VOLATILE)
         self.create_timer(1.0 / self.params.watchdog_rate_hz, self._watchdog)
+        self.create_timer(1.0, self._publish_diagnostics)
 
     def _now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -85,11 +89,25 @@ class SafetyLimit(Node):
     def _send(self, result: SafetyResult) -> bool:
         if result.held:
             self.holds += 1
-            self.get_logger().warn(f'hold: {"; ".join(result.reasons)}', throttle_duration_sec=1.0)
+            self.last_hold_reason = '; '.join(result.reasons)
+            self.get_logger().warning(f'hold: {self.last_hold_reason}', throttle_duration_sec=1.0)
         if result.command.size == 0:
             return False
         self.command_pub.publish(Float64MultiArray(data=result.command.tolist()))
         return True
+
+    def _publish_diagnostics(self) -> None:
+        level = DiagnosticStatus.ERROR if self.filter.estopped else (
+            DiagnosticStatus.WARN if self.filter.check_timeout_due(self._now_s()) else DiagnosticStatus.OK)
+        status = DiagnosticStatus(level=level, name=f'{self.get_name()}: command limits',
+                                  hardware_id='residual_rl_ros',
+                                  message='e-stop latched' if self.filter.estopped else 'commanding')
+        status.values = [KeyValue(key='holds', value=str(self.holds)),
+                         KeyValue(key='last_hold_reason', value=self.last_hold_reason),
+                         KeyValue(key='estop_reason', value=self.filter.estop_reason)]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data:
@@ -99,7 +117,7 @@ class SafetyLimit(Node):
     def _on_reset_estop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         self.filter.reset_estop()
         response.success, response.message = True, 'e-stop released'
-        self.get_logger().warn('e-stop released by ~/reset_estop')
+        self.get_logger().warning('e-stop released by ~/reset_estop')
         return response
 
 

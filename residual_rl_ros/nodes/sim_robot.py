@@ -92,7 +92,7 @@ class SimRobot(Node):
         command = np.asarray(msg.data, np.float64)
         problem = self.driver.check_command(command)
         if problem is not None:
-            self.get_logger().warn(f'command refused: {problem}', throttle_duration_sec=2.0)
+            self.get_logger().warning(f'command refused: {problem}', throttle_duration_sec=2.0)
             return
         if self.params.physics_mode == 'realtime':
             self.latest_command = (command, self.get_clock().now().nanoseconds * 1e-9)

@@ -28,3 +28,7 @@ RECORD = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=Rel
 #: Weights and trainer status: reliable + transient local (latched), so late joiners get the latest.
 LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+#: Diagnostics and other periodic reports: reliable, volatile (only the current state matters).
+EVENTS_VOLATILE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.VOLATILE)

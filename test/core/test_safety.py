@@ -33,7 +33,8 @@ def test_outputs_never_violate_limits(steps) -> None:
         assert np.all(np.isfinite(cmd))
         assert np.all(cmd >= limits.min_position) and np.all(cmd <= limits.max_position)
         step = np.abs(cmd - previous)
-        allowed = np.where(np.isfinite(limits.max_velocity), limits.max_velocity * dt, np.inf)
+        with np.errstate(invalid='ignore'):
+            allowed = np.where(np.isfinite(limits.max_velocity), limits.max_velocity * dt, np.inf)
         assert np.all(step <= allowed + 1e-9), (step, dt)
         if result.held:
             assert result.reasons, 'a hold must be explained'
