@@ -28,7 +28,7 @@ from residual_rl_ros.core.training.rollout import demo_transitions
 from residual_rl_ros.core.types import BasePolicy, Episode, Transition
 
 CHECKPOINT_DIR = 'checkpoint'
-STATE_WARMUP, STATE_CRITIC_WARMUP, STATE_TRAINING = 'warmup', 'critic_warmup', 'training'
+STATE_WARMUP, STATE_CRITIC_WARMUP, STATE_TRAINING, STATE_PAUSED = 'warmup', 'critic_warmup', 'training', 'paused'
 
 
 class LiveTrainer:
@@ -53,6 +53,7 @@ class LiveTrainer:
         self.episodes: list[dict] = []
         self.recent = collections.deque(maxlen=20)
         self.metrics: dict[str, float] = {}
+        self.paused = False     # operator pause: transitions are still stored, no update is made
 
     @classmethod
     def create(cls, run_dir: str | Path, demos: Sequence[Episode], base_policy: BasePolicy, recipe: ResidualRecipe,
@@ -76,12 +77,15 @@ class LiveTrainer:
 
     @property
     def state(self) -> str:
+        if self.paused:
+            return STATE_PAUSED
         if self.stored < self.warmup_env_steps:
             return STATE_WARMUP
         return STATE_TRAINING if self.learner.actor_training else STATE_CRITIC_WARMUP
 
     def add(self, transition: Transition) -> None:
-        """Store one executed step; after the warm-up it owes the recipe's updates."""
+        """Store one executed step (operator interventions in their own buffer, mixed into batches at
+        replay.intervention_fraction); after the warm-up it owes the recipe's updates."""
         self.buffers['intervention' if transition.intervention else 'online'].add(transition)
         self.stored += 1
         if self.stored > self.warmup_env_steps:
@@ -91,6 +95,7 @@ class LiveTrainer:
 
     def end_episode(self, episode_id: int, success: bool | None) -> None:
         self.buffers['online'].end_episode()
+        self.buffers['intervention'].end_episode()
         if success is not None:
             self.recent.append(bool(success))
         self.episodes.append({'episode_id': episode_id, 'success': success, 'env_steps': self.stored,
@@ -106,6 +111,8 @@ class LiveTrainer:
     def train_for(self, budget_s: float) -> int:
         """Pay owed updates for at most `budget_s` seconds; returns env steps' worth of updates done."""
         done, deadline = 0, time.monotonic() + budget_s
+        if self.paused:
+            return 0
         while self.owed_env_steps > 0 and time.monotonic() < deadline and self.sampler_ready():
             self.metrics.update(self.learner.update(self.sampler, env_steps=1))
             self.owed_env_steps -= 1
@@ -113,7 +120,9 @@ class LiveTrainer:
         return done
 
     def sampler_ready(self) -> bool:
-        return all(self.buffers[name].can_sample() for name, share in self.sampler.fractions.items() if share > 0)
+        """Demo and online data present; interventions join the mix once there are some."""
+        return all(self.buffers[name].can_sample() for name, share in self.sampler.fractions.items()
+                   if share > 0 and name != 'intervention')
 
     def weights(self) -> ActorWeights:
         return actor_weights(self.learner)

@@ -11,7 +11,10 @@ episode's end event is finalized:
   (counted in `stats['dropped_truncated_tail']`).
 
 End events are finalized after `grace_s` (records still in flight may arrive after the event) or as
-soon as a later episode starts.
+soon as a later episode starts, but never sooner than `relabel_window_s` after the episode's last end
+event: until then a later ending event for the same id replaces the end (a late label, or the corrected
+label that follows an UNDO; "last one wins"), and an UNDO alone leaves the episode truncated (ABORT).
+Labels for an episode already finalized are counted in `stats['late_labels_dropped']`.
 """
 from __future__ import annotations
 
@@ -53,9 +56,11 @@ class _Episode:
 class TransitionAssembler:
     """Turns the three input streams into Transitions with normalized actions."""
 
-    def __init__(self, normalize_action: Normalize, grace_s: float = 0.5, max_pending: int = 10_000) -> None:
+    def __init__(self, normalize_action: Normalize, grace_s: float = 0.5, max_pending: int = 10_000,
+                 relabel_window_s: float = 0.0) -> None:
         self.normalize_action = normalize_action
         self.grace_s = grace_s
+        self.relabel_window_s = relabel_window_s
         self.max_pending = max_pending
         self._observations: OrderedDict[int, Observation] = OrderedDict()
         self._waiting: list[ActionRecord] = []     # records whose observation has not arrived yet
@@ -63,7 +68,8 @@ class TransitionAssembler:
         self._finished: set[int] = set()
         self.ended: list[EpisodeEvent] = []        # finalized episodes' end events, for the caller to drain
         self.stats = {'transitions': 0, 'episodes': 0, 'successes': 0, 'dropped_truncated_tail': 0,
-                      'late_records': 0, 'unmatched_records': 0}
+                      'late_records': 0, 'unmatched_records': 0, 'relabels': 0, 'undos': 0,
+                      'late_labels_dropped': 0}
 
     def add_observation(self, stamp_ns: int, observation: Observation) -> list[Transition]:
         self._observations[stamp_ns] = observation
@@ -93,12 +99,22 @@ class TransitionAssembler:
     def add_event(self, event: EpisodeEvent, now_s: float) -> list[Transition]:
         """Record an episode event; a START finalizes every earlier ended episode at once."""
         out: list[Transition] = []
-        if event.kind in ENDING and event.episode_id not in self._finished:
+        if event.kind in ENDING or event.kind == EventKind.UNDO:
+            if event.episode_id in self._finished:
+                self.stats['late_labels_dropped'] += 1
+                return out
             episode = self._episodes.setdefault(event.episode_id, _Episode())
+            if event.kind == EventKind.UNDO:
+                self.stats['undos'] += 1
+                event = EpisodeEvent(EventKind.ABORT, event.source, event.episode_id, event.note)
+            elif episode.end is not None:
+                self.stats['relabels'] += 1
             episode.end, episode.end_time_s = event, now_s
         elif event.kind == EventKind.START:
             for episode_id in sorted(self._episodes):
-                if episode_id < event.episode_id and self._episodes[episode_id].end is not None:
+                episode = self._episodes[episode_id]
+                if (episode_id < event.episode_id and episode.end is not None
+                        and now_s - episode.end_time_s >= self.relabel_window_s):
                     out += self._finalize(episode_id)
         return out
 
@@ -106,7 +122,8 @@ class TransitionAssembler:
         """Finalize ended episodes whose grace period has passed (all of them when `force`)."""
         out: list[Transition] = []
         for episode_id, episode in sorted(self._episodes.items()):
-            if episode.end is not None and (force or now_s - episode.end_time_s >= self.grace_s):
+            wait_s = max(self.grace_s, self.relabel_window_s)
+            if episode.end is not None and (force or now_s - episode.end_time_s >= wait_s):
                 out += self._finalize(episode_id)
         return out
 

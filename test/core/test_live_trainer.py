@@ -72,3 +72,30 @@ def test_resume_from_a_corrupt_checkpoint_names_the_file(tmp_path) -> None:
     (tmp_path / 'checkpoint' / 'learner.safetensors').write_bytes(b'garbage')
     with pytest.raises(ValueError, match='learner.safetensors'):
         LiveTrainer.create(tmp_path, _demos(rng), HoldPolicy(), small_recipe(), [], 20, 0)
+
+
+def test_interventions_are_stored_with_their_flag_and_sampled_at_the_configured_ratio(tmp_path) -> None:
+    import dataclasses
+
+    from residual_rl_ros.core.live_trainer import STATE_PAUSED
+    from residual_rl_ros.core.recipe import ReplayRecipe
+    from residual_rl_ros.core.types import Transition
+    rng = np.random.default_rng(2)
+    recipe = dataclasses.replace(small_recipe(batch_size=8), replay=ReplayRecipe(demo_fraction=0.5,
+                                                                                  intervention_fraction=0.25))
+    trainer = LiveTrainer.create(tmp_path, _demos(rng), HoldPolicy(), recipe, [], 20, warmup_env_steps=0)
+    _stream(trainer, rng, 4)                      # no intervention yet: training must not wait for one
+    assert trainer.train_for(10.0) == 4
+    for t in range(6):
+        obs, nxt = (Observation(rng.normal(size=PROPRIO).astype(np.float32), rng.normal(size=TASK).astype(np.float32))
+                    for _ in range(2))
+        trainer.add(Transition(obs, np.zeros(ACTIONS, np.float32), 0, np.full(ACTIONS, 0.5, np.float32), 0.0, nxt,
+                               np.zeros(ACTIONS, np.float32), 1, False, False, intervention=True))
+    trainer.end_episode(2, success=None)
+    assert len(trainer.buffers['intervention']) > 0 and trainer.buffers['intervention'].arrays['intervention'].any()
+    batch = trainer.sampler.sample(8, rng)
+    assert int(batch.intervention.sum()) == 2       # 8 * 0.25, drawn from the intervention buffer only
+    trainer.paused = True
+    assert trainer.state == STATE_PAUSED and trainer.train_for(1.0) == 0 and trainer.owed_env_steps > 0
+    trainer.paused = False
+    assert trainer.train_for(10.0) > 0

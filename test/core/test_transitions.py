@@ -75,3 +75,51 @@ def test_next_start_finalizes_at_once_and_late_records_are_counted() -> None:
     assert len(out) == 1 and out[0].terminated and out[0].reward == 1.0
     assert asm.add_record(_record(1, 1, 1, 0.0, 0.0)) == []
     assert asm.stats['late_records'] == 1
+
+
+def _one_step_episode(asm: TransitionAssembler, episode: int, stamp: int) -> None:
+    asm.add_event(_event(EventKind.START, episode), 0.0)
+    asm.add_observation(stamp, _obs(0.0))
+    asm.add_record(_record(episode, 0, stamp, 0.0, 0.0))
+
+
+def test_late_label_within_the_relabel_window_replaces_the_timeout() -> None:
+    asm = TransitionAssembler(normalize_action=lambda a: a, grace_s=0.5, relabel_window_s=3.0)
+    _one_step_episode(asm, 1, 1)
+    assert asm.add_event(_event(EventKind.TIMEOUT, 1), 1.0) == []
+    assert asm.add_event(_event(EventKind.START, 2), 1.1) == []       # the window holds the episode open
+    assert asm.flush(2.0) == []
+    asm.add_event(_event(EventKind.SUCCESS, 1), 2.5)                  # operator's late label
+    assert asm.flush(5.0) == []                                       # the window restarts at the relabel
+    out = asm.flush(5.6)
+    assert len(out) == 1 and out[0].terminated and out[0].reward == 1.0
+    assert [e.kind for e in asm.ended] == [EventKind.SUCCESS] and asm.stats['relabels'] == 1
+
+
+def test_undo_then_corrected_label_gives_the_corrected_reward() -> None:
+    asm = TransitionAssembler(normalize_action=lambda a: a, relabel_window_s=2.0)
+    _one_step_episode(asm, 1, 1)
+    asm.add_event(_event(EventKind.SUCCESS, 1), 1.0)
+    asm.add_event(_event(EventKind.UNDO, 1), 1.5)
+    asm.add_event(_event(EventKind.FAILURE, 1), 1.5)
+    out = asm.flush(4.0)
+    assert len(out) == 1 and out[0].terminated and out[0].reward == 0.0
+    assert asm.stats['undos'] == 1 and asm.ended[0].kind == EventKind.FAILURE
+
+
+def test_undo_alone_leaves_the_episode_truncated() -> None:
+    asm = TransitionAssembler(normalize_action=lambda a: a, relabel_window_s=1.0)
+    _one_step_episode(asm, 1, 1)
+    asm.add_event(_event(EventKind.SUCCESS, 1), 1.0)
+    asm.add_event(_event(EventKind.UNDO, 1), 1.2)
+    assert asm.flush(3.0) == [] and asm.stats['dropped_truncated_tail'] == 1
+    assert asm.ended[0].kind == EventKind.ABORT
+
+
+def test_label_after_finalization_is_counted_not_applied() -> None:
+    asm = TransitionAssembler(normalize_action=lambda a: a, grace_s=0.1)
+    _one_step_episode(asm, 1, 1)
+    asm.add_event(_event(EventKind.TIMEOUT, 1), 1.0)
+    asm.flush(2.0)
+    assert asm.add_event(_event(EventKind.SUCCESS, 1), 2.1) == []
+    assert asm.stats['late_labels_dropped'] == 1 and asm.stats['successes'] == 0
