@@ -170,3 +170,11 @@ def test_presets_and_overrides_are_validated():
         recipe_preset('huge')
     with pytest.raises(ValueError, match='warmup_noise'):
         apply_overrides(ResFiTRunConfig(), ['warmup_noise=-1'])
+
+
+def test_base_alone_is_measured_through_the_same_episode_code():
+    from residual_rl_ros.core.training.pipeline import bounds_normalizer, evaluate_base
+    normalizer = bounds_normalizer(LineTask())
+    np.testing.assert_allclose(normalizer.denormalize(np.array([-1.0, 1.0])[:, None])[:, 0], [-1.0, 1.0])
+    assert evaluate_base(LineTask(), SlowBase(0.9), episodes=4) == 1.0
+    assert evaluate_base(LineTask(), SlowBase(-0.9), episodes=4) == 0.0
