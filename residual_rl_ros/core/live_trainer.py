@@ -3,7 +3,9 @@
 The graph delivers transitions whenever the robot acts; this class stores them, owes the recipe's UTD
 updates for every stored env step after the warm-up, and pays them in bounded time slices so the node
 stays responsive. Checkpoints (learner, online replay, counters) make a restart lose nothing already
-stored; `actor_latest.safetensors` is what the residual node or a deploy run loads.
+stored; `actor_latest.safetensors` is what the residual node or a deploy run loads. Transitions rebuilt
+from action records carry their (episode_id, tick); the stored keys are checkpointed, so replaying the
+recorded bags after a restart adds exactly the transitions stored since the checkpoint (bags/replay.py).
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ class LiveTrainer:
             self.buffers['demo'].end_episode()
         self.owed_env_steps = 0
         self.stored = 0
+        self.stored_keys: set[tuple[int, int]] = set()   # (episode_id, tick) of stored transitions
         self.episodes: list[dict] = []
         self.recent = collections.deque(maxlen=20)
         self.metrics: dict[str, float] = {}
@@ -83,15 +86,21 @@ class LiveTrainer:
             return STATE_WARMUP
         return STATE_TRAINING if self.learner.actor_training else STATE_CRITIC_WARMUP
 
-    def add(self, transition: Transition) -> None:
+    def add(self, transition: Transition) -> bool:
         """Store one executed step (operator interventions in their own buffer, mixed into batches at
-        replay.intervention_fraction); after the warm-up it owes the recipe's updates."""
+        replay.intervention_fraction); after the warm-up it owes the recipe's updates. Returns False (and
+        stores nothing) when a transition with the same (episode_id, tick) source is stored already."""
+        if transition.source is not None:
+            if transition.source in self.stored_keys:
+                return False
+            self.stored_keys.add(transition.source)
         self.buffers['intervention' if transition.intervention else 'online'].add(transition)
         self.stored += 1
         if self.stored > self.warmup_env_steps:
             self.owed_env_steps = min(self.owed_env_steps + 1, self.max_backlog)
         else:
             self.learner.counters['env_steps'] += 1
+        return True
 
     def end_episode(self, episode_id: int, success: bool | None) -> None:
         self.buffers['online'].end_episode()
@@ -134,6 +143,9 @@ class LiveTrainer:
         save_checkpoint(folder / 'learner.safetensors', self.learner)
         self.buffers['online'].save(folder / 'online.npz')
         save_actor_weights(self.run_dir / 'actor_latest.safetensors', self.weights())
+        keys = np.array(sorted(self.stored_keys), np.int64).reshape(-1, 2)
+        with open(folder / 'stored_keys.npy', 'wb') as f:
+            np.save(f, keys)
         state = {'stored': self.stored, 'owed_env_steps': self.owed_env_steps,
                  'recent': list(self.recent), 'env_steps': int(self.learner.counters['env_steps'])}
         atomic_write(folder / 'live_state.json', json.dumps(state).encode())
@@ -154,4 +166,6 @@ class LiveTrainer:
         trainer.sampler = MixedSampler(trainer.buffers, trainer.sampler.fractions)
         trainer.stored, trainer.owed_env_steps = state['stored'], state['owed_env_steps']
         trainer.recent.extend(state['recent'])
+        if (folder / 'stored_keys.npy').exists():
+            trainer.stored_keys = {(int(e), int(t)) for e, t in np.load(folder / 'stored_keys.npy')}
         return trainer

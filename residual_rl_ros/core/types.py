@@ -86,6 +86,7 @@ class Transition:
     terminated: bool
     truncated: bool
     intervention: bool = False
+    source: tuple[int, int] | None = None   # (episode_id, tick) of the action record it was rebuilt from
 
 
 @dataclasses.dataclass
