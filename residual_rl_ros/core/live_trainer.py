@@ -4,7 +4,7 @@ The graph delivers transitions whenever the robot acts; this class stores them, 
 updates for every stored env step after the warm-up, and pays them in bounded time slices so the node
 stays responsive. Checkpoints (learner, online replay, counters) make a restart lose nothing already
 stored; `actor_latest.safetensors` is what the residual node or a deploy run loads. Transitions rebuilt
-from action records carry their (episode_id, tick); the stored keys are checkpointed, so replaying the
+from action records carry their (episode_id, tick, stamp); the stored keys are checkpointed, so replaying the
 recorded bags after a restart adds exactly the transitions stored since the checkpoint (bags/replay.py).
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ class LiveTrainer:
             self.buffers['demo'].end_episode()
         self.owed_env_steps = 0
         self.stored = 0
-        self.stored_keys: set[tuple[int, int]] = set()   # (episode_id, tick) of stored transitions
+        self.stored_keys: set[tuple[int, int, int]] = set()   # sources of stored transitions
         self.episodes: list[dict] = []
         self.recent = collections.deque(maxlen=20)
         self.metrics: dict[str, float] = {}
@@ -89,7 +89,7 @@ class LiveTrainer:
     def add(self, transition: Transition) -> bool:
         """Store one executed step (operator interventions in their own buffer, mixed into batches at
         replay.intervention_fraction); after the warm-up it owes the recipe's updates. Returns False (and
-        stores nothing) when a transition with the same (episode_id, tick) source is stored already."""
+        stores nothing) when a transition with the same source (episode_id, tick, stamp) is stored already."""
         if transition.source is not None:
             if transition.source in self.stored_keys:
                 return False
@@ -143,7 +143,7 @@ class LiveTrainer:
         save_checkpoint(folder / 'learner.safetensors', self.learner)
         self.buffers['online'].save(folder / 'online.npz')
         save_actor_weights(self.run_dir / 'actor_latest.safetensors', self.weights())
-        keys = np.array(sorted(self.stored_keys), np.int64).reshape(-1, 2)
+        keys = np.array(sorted(self.stored_keys), np.int64).reshape(-1, 3)
         with open(folder / 'stored_keys.npy', 'wb') as f:
             np.save(f, keys)
         state = {'stored': self.stored, 'owed_env_steps': self.owed_env_steps,
@@ -167,5 +167,5 @@ class LiveTrainer:
         trainer.stored, trainer.owed_env_steps = state['stored'], state['owed_env_steps']
         trainer.recent.extend(state['recent'])
         if (folder / 'stored_keys.npy').exists():
-            trainer.stored_keys = {(int(e), int(t)) for e, t in np.load(folder / 'stored_keys.npy')}
+            trainer.stored_keys = {tuple(map(int, key)) for key in np.load(folder / 'stored_keys.npy')}
         return trainer

@@ -160,4 +160,5 @@ class TransitionAssembler:
             chunk_phase=record.chunk_phase, action=self.normalize_action(record.executed_action),
             reward=reward, next_observation=next_obs, next_base_action=self.normalize_action(nxt.base_action),
             next_chunk_phase=nxt.chunk_phase, terminated=terminated, truncated=False,
-            intervention=record.intervention, source=(record.episode_id, record.tick))
+            intervention=record.intervention,
+            source=(record.episode_id, record.tick, record.observation_stamp_ns))

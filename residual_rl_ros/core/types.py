@@ -86,7 +86,9 @@ class Transition:
     terminated: bool
     truncated: bool
     intervention: bool = False
-    source: tuple[int, int] | None = None   # (episode_id, tick) of the action record it was rebuilt from
+    # (episode_id, tick, observation stamp ns) of the action record it was rebuilt from: unique across graph
+    # restarts (episode ids and ticks start again, stamps do not); None for other sources
+    source: tuple[int, int, int] | None = None
 
 
 @dataclasses.dataclass
