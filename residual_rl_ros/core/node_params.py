@@ -98,6 +98,10 @@ class SafetyLimitParams:
     command_timeout_s: float = param(0.2, 'Hold the previous command when no proposal is newer than this',
                                      low=0.001, high=60.0)
     watchdog_rate_hz: float = param(50.0, 'Rate of the timeout check', low=1.0, high=10_000.0)
+    teleop_timeout_s: float = param(0.5, 'Interventions: teleop/enable (deadman, re-sent while held) and '
+                                    'teleop/commands expire after this long', low=0.001, high=60.0)
+    reset_pose: list[float] = param([], 'Joint targets (joint_names order) driven within the limits while '
+                                    'the episode authority resets (RESET until START); empty = off')
 
 
 @dataclasses.dataclass

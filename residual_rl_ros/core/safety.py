@@ -91,6 +91,10 @@ class SafetyFilter:
         self._emit(command, now_s, dt)
         return SafetyResult(command.copy(), False, tuple(reasons))
 
+    def hold(self, now_s: float, reason: str) -> SafetyResult:
+        """Repeat the previous command (e.g. the operator's teleop command went stale)."""
+        return self._hold(now_s, reason)
+
     def check_timeout_due(self, now_s: float) -> bool:
         """True when proposals have stopped for longer than the timeout (the filter is holding)."""
         return self.last_proposal_time_s is not None and now_s - self.last_proposal_time_s > self.command_timeout_s

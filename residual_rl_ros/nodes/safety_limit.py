@@ -5,6 +5,12 @@ joint_limits YAML, matched by joint name) -> `commands` (std_msgs/Float64MultiAr
 order; remap it to the controller) and `action_records` (the same record with the command actually sent).
 Holds the previous command on non-finite, mis-named or stale input and while the e-stop (`estop`,
 std_msgs/Bool, latched) is set until `~/reset_estop`. Every hold is logged with its reason.
+
+Interventions: while `teleop/enable` (std_msgs/Bool, a deadman re-sent while held) is true and fresh,
+the operator's `teleop/commands` (Float64MultiArray, joint_names order) replace the policy's proposals,
+through the same limits; their records carry intervention=True. A stale teleop command holds. While the
+episode authority resets (RESET until START on `episode_events`), a configured `reset_pose` is driven
+through the same limits at the watchdog rate (teleop, when enabled, takes precedence).
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ from std_srvs.srv import Trigger
 from residual_rl_ros.core.joint_limits import parse_joint_limits
 from residual_rl_ros.core.node_params import SafetyLimitParams
 from residual_rl_ros.core.safety import SafetyFilter, SafetyResult
-from residual_rl_ros.msg import PolicyActionRecord
+from residual_rl_ros.msg import EpisodeEvent, PolicyActionRecord
 from residual_rl_ros.ros import qos
 from residual_rl_ros.ros.node_main import run_node
 from residual_rl_ros.ros.params import declare_config
@@ -49,10 +55,22 @@ class SafetyLimit(Node):
         self.index = {name: i for i, name in enumerate(self.params.joint_names)}
         self.holds = 0
         self.last_hold_reason = ''
+        self.reset_pose = np.asarray(self.params.reset_pose, np.float64)
+        if self.reset_pose.size not in (0, len(self.index)):
+            raise ValueError(f'reset_pose has {self.reset_pose.size} values, expected {len(self.index)} '
+                             f'(one per joint_names entry) or none')
+        self.resetting = False
+        self.teleop_enabled_s: float | None = None       # when the deadman was last asserted
+        self.teleop: tuple[np.ndarray, float] | None = None   # latest teleop command and its arrival time
+        self.last_policy_s = -np.inf
+        self.interventions = 0
         self.command_pub = self.create_publisher(Float64MultiArray, 'commands', qos.COMMAND)
         self.record_pub = self.create_publisher(PolicyActionRecord, 'action_records', qos.RECORD)
         self.create_subscription(PolicyActionRecord, 'action_proposal', self._on_proposal, qos.CONTROL)
         self.create_subscription(Bool, 'estop', self._on_estop, qos.EVENTS)
+        self.create_subscription(Float64MultiArray, 'teleop/commands', self._on_teleop_command, qos.CONTROL)
+        self.create_subscription(Bool, 'teleop/enable', self._on_teleop_enable, qos.CONTROL)
+        self.create_subscription(EpisodeEvent, 'episode_events', self._on_event, qos.EVENTS)
         self.create_service(Trigger, '~/reset_estop', self._on_reset_estop)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.EVENTS_VOLATILE)
         self.create_timer(1.0 / self.params.watchdog_rate_hz, self._watchdog)
@@ -71,9 +89,29 @@ class SafetyLimit(Node):
                 proposal[self.index[name]] = value
         return proposal
 
+    def _teleop_active(self, now_s: float) -> bool:
+        return self.teleop_enabled_s is not None and now_s - self.teleop_enabled_s <= self.params.teleop_timeout_s
+
+    def _teleop_result(self, now_s: float) -> SafetyResult:
+        if self.teleop is None or now_s - self.teleop[1] > self.params.teleop_timeout_s:
+            return self.filter.hold(now_s, 'teleop enabled but no fresh teleop command')
+        return self.filter.propose(self.teleop[0], now_s)
+
     def _on_proposal(self, msg: PolicyActionRecord) -> None:
+        now_s = self._now_s()
+        self.last_policy_s = now_s
+        if self._teleop_active(now_s):        # intervention: the operator's command, still limited
+            msg.intervention = True
+            self.interventions += 1
+            result = self._teleop_result(now_s)
+            if self._send(result):
+                msg.joint_names, msg.executed_action = list(self.params.joint_names), result.command.tolist()
+                self.record_pub.publish(msg)
+            return
+        if self.resetting and self.reset_pose.size:
+            return                            # the reset pose owns the robot until the next START
         unknown = sorted(set(msg.joint_names) - set(self.index))
-        result = self.filter.propose(self._ordered(msg), self._now_s())
+        result = self.filter.propose(self._ordered(msg), now_s)
         if unknown:
             result = SafetyResult(result.command, result.held, result.reasons + (f'unknown joints {unknown[:4]}',))
         if self._send(result):
@@ -81,8 +119,27 @@ class SafetyLimit(Node):
             msg.executed_action = result.command.tolist()
             self.record_pub.publish(msg)
 
+    def _on_teleop_command(self, msg: Float64MultiArray) -> None:
+        now_s = self._now_s()
+        data = np.asarray(msg.data, np.float64)
+        self.teleop = (data if data.size == len(self.index) else np.full(len(self.index), np.nan), now_s)
+        policy_idle = now_s - self.last_policy_s > self.params.command_timeout_s
+        if self._teleop_active(now_s) and policy_idle:      # no episode running: teleop drives directly
+            self._send(self._teleop_result(now_s))
+
+    def _on_teleop_enable(self, msg: Bool) -> None:
+        self.teleop_enabled_s = self._now_s() if msg.data else None
+
+    def _on_event(self, msg: EpisodeEvent) -> None:
+        if msg.event in (EpisodeEvent.RESET, EpisodeEvent.START):
+            self.resetting = msg.event == EpisodeEvent.RESET
+
     def _watchdog(self) -> None:
-        result = self.filter.check_timeout(self._now_s())
+        now_s = self._now_s()
+        if self.resetting and self.reset_pose.size and not self._teleop_active(now_s):
+            self._send(self.filter.propose(self.reset_pose, now_s))
+            return
+        result = self.filter.check_timeout(now_s)
         if result is not None:
             self._send(result)
 
@@ -104,7 +161,10 @@ class SafetyLimit(Node):
                                   message='e-stop latched' if self.filter.estopped else 'commanding')
         status.values = [KeyValue(key='holds', value=str(self.holds)),
                          KeyValue(key='last_hold_reason', value=self.last_hold_reason),
-                         KeyValue(key='estop_reason', value=self.filter.estop_reason)]
+                         KeyValue(key='estop_reason', value=self.filter.estop_reason),
+                         KeyValue(key='teleop_active', value=str(self._teleop_active(self._now_s()))),
+                         KeyValue(key='interventions', value=str(self.interventions)),
+                         KeyValue(key='resetting', value=str(self.resetting))]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
