@@ -42,7 +42,8 @@ using the constructor's seed. The simulation itself is deterministic.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -69,7 +69,8 @@ class GR1LiftExpert:
             raise ValueError('close_steps, slide_timeout_steps and release_steps must be >= 1')
         self.task = task
         self.gain, self.ori_gain = gain, ori_gain
-        self.side_clearance_m, self.reach_tol_m, self.grasp_tol_m = side_clearance_m, reach_tol_m, grasp_tol_m
+        self.side_clearance_m = side_clearance_m
+        self.reach_tol_m, self.grasp_tol_m = reach_tol_m, grasp_tol_m
         self.slide_speed, self.slide_timeout_steps = slide_speed, slide_timeout_steps
         self.close_steps, self.lift_m, self.lost_tol_m = close_steps, lift_m, lost_tol_m
         self.release_steps = release_steps
@@ -107,9 +108,8 @@ class GR1LiftExpert:
             if not held:
                 self._enter('release')
                 self._lift_target = eef.copy()
-        elif self.phase == 'release':
-            if self._phase_steps > self.release_steps:
-                self._enter('pre')
+        elif self.phase == 'release' and self._phase_steps > self.release_steps:
+            self._enter('pre')
 
         hand = np.full(6, -1.0)
         if self.phase == 'pre':

@@ -1,7 +1,7 @@
 """GR-1 humanoid cube lift: Task protocol, shapes, seeding, images, and the scripted expert.
 
-One environment is shared by the module (building it takes 10-20 s); it is the image variant so that
-rendering is covered too.
+Building the robosuite environment takes 10-20 s, so the state variant is shared by the module and
+the image variant is built once, by its own test.
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip('robosuite')
 
-from residual_rl_ros.core.types import Observation, StepResult, Task  # noqa: E402
-from residual_rl_ros.sim.collect_demos import run_episode  # noqa: E402
-from residual_rl_ros.sim.humanoid import HumanoidLiftTask, make_humanoid_task  # noqa: E402
-from residual_rl_ros.sim.humanoid_demo import GR1LiftExpert, collect_humanoid_demos  # noqa: E402
+from residual_rl_ros.core.types import Observation, StepResult, Task
+from residual_rl_ros.sim.collect_demos import run_episode
+from residual_rl_ros.sim.humanoid import HumanoidLiftTask, make_humanoid_task
+from residual_rl_ros.sim.humanoid_demo import GR1LiftExpert, collect_humanoid_demos
 
 pytestmark = pytest.mark.core
 
@@ -22,7 +22,7 @@ PROPRIO_DIM, TASK_STATE_DIM, ACTION_DIM = 32, 10, 12
 
 @pytest.fixture(scope='module')
 def task() -> HumanoidLiftTask:
-    task = make_humanoid_task(image=True, seed=0, image_size=32)
+    task = make_humanoid_task(image=False, seed=0)
     yield task
     task.close()
 
@@ -42,15 +42,14 @@ def test_satisfies_task_protocol(task: HumanoidLiftTask) -> None:
     assert np.all(task.action_low < task.action_high)
     np.testing.assert_allclose(task.action_high[:3], 0.05)     # OSC position delta limit, metres
     assert task.control_rate_hz == 20.0 and task.max_episode_steps > 0
-    assert task.camera_names == ['head']
+    assert task.camera_names == []
 
 
 def test_observation_and_step_shapes(task: HumanoidLiftTask) -> None:
     obs = task.reset(0)
     assert obs.proprio.shape == (PROPRIO_DIM,) and obs.proprio.dtype == np.float32
     assert obs.task_state.shape == (TASK_STATE_DIM,) and obs.task_state.dtype == np.float32
-    assert obs.images['head'].shape == (32, 32, 3) and obs.images['head'].dtype == np.uint8
-    assert obs.images['head'].std() > 0                         # rendered something
+    assert dict(obs.images) == {}
     result = task.step(np.zeros(ACTION_DIM, np.float32))
     assert isinstance(result, StepResult) and not result.success and not result.failure
     assert result.observation.proprio.shape == (PROPRIO_DIM,)
@@ -71,18 +70,29 @@ def test_same_seed_same_episode_other_seed_other_cube(task: HumanoidLiftTask) ->
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a.proprio, b.proprio)
         np.testing.assert_array_equal(a.task_state, b.task_state)
-        np.testing.assert_array_equal(a.images['head'], b.images['head'])
     other = task.reset(4)
     assert np.linalg.norm(other.task_state[:3] - first[0].task_state[:3]) > 1e-3
 
 
 def test_expert_lifts_the_cube_without_noise(task: HumanoidLiftTask) -> None:
-    episodes = collect_humanoid_demos(task, 3, seed=0, noise_std=0.0)
+    episodes = collect_humanoid_demos(task, 2, seed=0, noise_std=0.0)
+    if not all(e.success for e in episodes):                  # ">= 2 of 3 seeds"
+        episodes += collect_humanoid_demos(task, 1, seed=2, noise_std=0.0)
     assert sum(e.success for e in episodes) >= 2
+    assert all(len(e.actions) < task.max_episode_steps for e in episodes if e.success)
     for e in episodes:
         assert e.actions.shape == (len(e.proprio) - 1, ACTION_DIM)
         assert np.all(e.actions >= task.action_low) and np.all(e.actions <= task.action_high)
-        assert e.images['head'].shape == (len(e.proprio), 32, 32, 3)
+
+
+def test_image_variant_renders_the_head_camera() -> None:
+    with make_humanoid_task(image=True, seed=0, image_size=32) as task:
+        assert task.camera_names == ['head']
+        first = task.reset(5).images['head']
+        assert first.shape == (32, 32, 3) and first.dtype == np.uint8 and first.std() > 0
+        moved = task.step(np.r_[0.05, 0.0, 0.0, np.zeros(3), np.ones(6)]).observation.images['head']
+        assert moved.shape == first.shape
+        np.testing.assert_array_equal(task.reset(5).images['head'], first)
 
 
 def test_noisy_demos_store_executed_clipped_actions(task: HumanoidLiftTask) -> None:
