@@ -76,6 +76,20 @@ def read_messages(paths: Iterable[str | Path], msgtypes: Collection[str] | None 
     return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: m.stamp_ns)
 
 
+def list_topics(paths: Iterable[str | Path]) -> dict[str, str]:
+    """topic -> message type of every connection in the bags (files rosbags cannot open are skipped)."""
+    topics: dict[str, str] = {}
+    for path in storage_files(paths):
+        reader = Reader(path)
+        try:
+            reader.open()
+        except Exception:
+            continue
+        topics.update({c.topic: c.msgtype for c in reader.connections})
+        reader.close()
+    return topics
+
+
 def read_file(path: Path, msgtypes: Collection[str] | None = None) -> Iterator[BagMessage]:
     """Messages of one storage file in file order; a broken end raises BagReadError after the rest."""
     wanted = None if msgtypes is None else set(msgtypes)

@@ -126,3 +126,41 @@ class TrainerParams:
                                             low=1, high=100_000_000)
     max_env_steps: int = param(0, 'Stop (exit 0) after this many env steps (0 = never)', low=0, high=2**40)
     status_period_s: float = param(2.0, 'Period of the trainer status message', low=0.05, high=3600.0)
+    relabel_window_s: float = param(4.0, 'An ended episode stays open this long for late labels and undo '
+                                    '(keep it above reward_button.label_window_s)', low=0.0, high=3600.0)
+    paused: bool = param(False, 'Pause updates (transitions are still stored); settable at run time')
+    backfill_bags: str = param('bags', 'On start, store the transitions recorded in this folder (relative to '
+                               'run_dir) that the checkpoint lacks: nothing recorded is lost to a crash '
+                               "(empty = off)")
+
+
+RECORDED_TOPICS = ['observation', 'action_records', 'episode_events', 'policy_weights', 'trainer_status']
+
+
+@dataclasses.dataclass
+class RecorderParams:
+    """recorder: writes the topics that rebuild transitions to rosbag2 (raw bytes, flushed splits)."""
+
+    run_dir: str = param('runs/latest', 'Run folder; bags go to <run_dir>/bags unless output_dir is set')
+    output_dir: str = param('', 'Folder for the bags (empty = <run_dir>/bags)')
+    storage: str = param('mcap', 'rosbag2 storage of the bags', choices=('mcap', 'sqlite3'))
+    topics: list[str] = param(list(RECORDED_TOPICS), 'Our topics to record (relative names; types are known)')
+    extra_topics: list[str] = param([], "More topics as 'name:package/msg/Type', e.g. raw sensors "
+                                    "'joint_states:sensor_msgs/msg/JointState'")
+    prefix: str = param('', 'Name of this recording; splits are <prefix>_NNNN (empty = rec_<UTC time>)')
+    split_size_mib: int = param(256, 'Close a split (bag folder) at this size', low=1, high=1_000_000)
+    split_duration_s: float = param(600.0, 'Close a split after this much recorded time', low=1.0, high=1e7)
+    flush_period_s: float = param(1.0, 'Make the open split readable this often: a crash loses at most the '
+                                  'messages of this period', low=0.05, high=3600.0)
+
+
+@dataclasses.dataclass
+class BagPlayerParams:
+    """bag_player: republishes recorded bags on the graph from their raw bytes, with their timing."""
+
+    bags: list[str] = param([], 'Bag folders, folders of bags or .mcap/.db3 files to play, merged by time')
+    rate: float = param(1.0, 'Playback speed factor (2.0 = twice as fast)', low=0.01, high=1000.0)
+    topics: list[str] = param([], 'Play only these topics (recorded names; empty = all)')
+    loop: bool = param(False, 'Start again at the end')
+    start_delay_s: float = param(0.5, 'Wait this long after start-up (discovery) before the first message',
+                                 low=0.0, high=3600.0)
