@@ -70,6 +70,9 @@ def make_demonstrator(task: Task, **kwargs: Any) -> Demonstrator:
 
     factories: dict[str, Callable[..., Demonstrator]] = {'fetch_pick_place': FetchPickPlaceExpert,
                                                          'adroit_relocate': AdroitRelocateExpert}
+    if task.name == 'humanoid_gr1':
+        from residual_rl_ros.sim.humanoid_demo import GR1LiftExpert
+        factories['humanoid_gr1'] = GR1LiftExpert
     if task.name not in factories:
         raise ValueError(f'no scripted demonstrator for task {task.name!r}; have {sorted(factories)}')
     return factories[task.name](task, **kwargs)
