@@ -124,7 +124,8 @@ class EpisodeLifecycle:
             episode_id = self.current if self.current is not None else (self.last_ended or 0)
         record = self.episodes.get(episode_id)
         if record is None:
-            return Decision(False, f'no episode to record {kind.name} for' if episode_id == 0 else
+            return Decision(False, f'no episode is running or recently ended: cannot record {kind.name}'
+                            if episode_id == 0 else
                             f'episode {episode_id} is unknown or too old to label')
         if episode_id == self.current:
             record.end_s = record.changed_s = now_s

@@ -25,6 +25,11 @@ class RewardButtonParams:
                                    'heard (no step is lost to a trainer that is still loading)')
     max_episodes: int = param(0, 'Stop (exit 0) after this many labelled episodes (0 = never)',
                               low=0, high=2**31 - 1)
+    label_window_s: float = param(3.0, 'Late labels and undo are accepted this long after an episode\'s last '
+                                  'change (keep it below the trainer\'s relabel_window_s)', low=0.0, high=3600.0)
+    reset_duration_s: float = param(0.0, 'Without auto_label: after an episode ends, RESET is published and '
+                                    'Start refused for this long (safety_limit drives its reset_pose)',
+                                    low=0.0, high=3600.0)
 
 
 @dataclasses.dataclass
@@ -87,6 +92,9 @@ class ResidualPolicyParams:
     control_rate_hz: float = param(20.0, 'Expected control rate, for timing statistics', low=0.1, high=10_000.0)
     timing_report_period_s: float = param(10.0, 'Period of the timing log line (0 = off)', low=0.0, high=3600.0)
     max_weights_bytes: int = param(256 * 2**20, 'Reject weight messages larger than this', low=1, high=2**34)
+    keep_weight_versions: int = param(5, 'Weight versions kept in memory for pin / rollback', low=1, high=1000)
+    pinned_version: int = param(0, 'Run this kept weight version and ignore newer ones (0 = follow the '
+                                'latest); settable at run time', low=0, high=2**31 - 1)
 
 
 @dataclasses.dataclass

@@ -3,13 +3,17 @@
 Pairs each `base_action` with the `observation` it answers (by stamp) and, while an episode runs,
 publishes `action_proposal` (residual_rl_ros/PolicyActionRecord; executed_action before safety).
 New weights from `policy_weights` (latched) are validated and swapped between ticks; a rejected update
-keeps the running policy. While the trainer reports WARMUP the residual is the recipe's uniform noise.
+keeps the running policy. The last `keep_weight_versions` are kept: setting `pinned_version` (at run
+time) runs that version and ignores newer ones (rollback), 0 follows the latest again. Events for other
+episodes (late labels, undo) do not stop the running episode. While the trainer reports WARMUP the residual is the recipe's uniform noise.
 Timing (achieved rate, jitter, misses, latency) is logged every `timing_report_period_s`.
 """
 from __future__ import annotations
 
 import sys
 from collections import OrderedDict
+
+from rcl_interfaces.msg import SetParametersResult
 
 import numpy as np
 from rclpy.node import Node
@@ -45,8 +49,12 @@ class ResidualPolicy(Node):
         super().__init__('residual_policy', **kwargs)
         self.params = declare_config(self, ResidualPolicyParams)
         self.actor: LoadedActor | None = None
+        self.kept: OrderedDict[int, LoadedActor] = OrderedDict()    # version -> actor, newest last
         if self.params.weights_file:
             self.actor = policy_from_weights(read_actor_weights_file(self.params.weights_file))
+            self.kept[self.actor.version] = self.actor
+        self.pinned = self.params.pinned_version
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.rng = np.random.default_rng()
         self.observations: OrderedDict[int, Observation] = OrderedDict()
         self.pending: BaseAction | None = None
@@ -75,7 +83,7 @@ class ResidualPolicy(Node):
             self.stats.restart()
             if self.pending is not None:
                 self._on_base_action(self.pending)
-        else:
+        elif msg.episode_id in (0, self.episode_id) or msg.event == EpisodeEvent.RESET:
             self.start_stamp_ns = None
 
     def _on_status(self, msg: TrainerStatus) -> None:
@@ -94,8 +102,28 @@ class ResidualPolicy(Node):
         if self.actor is not None and actor.policy.spec != self.actor.policy.spec:
             self.get_logger().error(f'weights v{msg.version} rejected: spec differs from the running policy')
             return
+        self.kept[actor.version] = actor
+        while len(self.kept) > self.params.keep_weight_versions:
+            self.kept.popitem(last=False)
+        if self.pinned and actor.version != self.pinned:
+            self.get_logger().info(f'policy v{actor.version} kept; running pinned v{self.pinned}')
+            return
         self.actor = actor     # callbacks never interleave: the swap happens between two ticks
         self.get_logger().info(f'policy v{actor.version} loaded')
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        for parameter in parameters:
+            if parameter.name != 'pinned_version':
+                continue
+            version = int(parameter.value)
+            if version and version not in self.kept:
+                return SetParametersResult(successful=False, reason=f'v{version} is not kept (kept: '
+                                           f'{list(self.kept)})')
+            self.pinned = version
+            if self.kept:      # the swap happens between two ticks, as for new weights
+                self.actor = self.kept[version] if version else next(reversed(self.kept.values()))
+            self.get_logger().info(f'pinned v{version}' if version else f'following the latest (v{self.version})')
+        return SetParametersResult(successful=True)
 
     @property
     def version(self) -> int:

@@ -13,13 +13,14 @@ import sys
 from pathlib import Path
 
 import yaml
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 
 from residual_rl_ros.core.base_policy import load_base_policy
 from residual_rl_ros.core.config_fields import from_dict, to_dict
 from residual_rl_ros.core.demos import load_episodes
 from residual_rl_ros.core.episodes import EventKind
-from residual_rl_ros.core.live_trainer import STATE_CRITIC_WARMUP, STATE_WARMUP, LiveTrainer
+from residual_rl_ros.core.live_trainer import STATE_CRITIC_WARMUP, STATE_PAUSED, STATE_WARMUP, LiveTrainer
 from residual_rl_ros.core.node_params import TrainerParams
 from residual_rl_ros.core.recipe import ResidualRecipe
 from residual_rl_ros.core.training.config import recipe_preset
@@ -31,7 +32,8 @@ from residual_rl_ros.ros.episode_msgs import from_msg as event_from_msg
 from residual_rl_ros.ros.node_main import run_node
 from residual_rl_ros.ros.params import declare_config
 
-_STATES = {STATE_WARMUP: TrainerStatus.STATE_WARMUP, STATE_CRITIC_WARMUP: TrainerStatus.STATE_CRITIC_WARMUP}
+_STATES = {STATE_WARMUP: TrainerStatus.STATE_WARMUP, STATE_CRITIC_WARMUP: TrainerStatus.STATE_CRITIC_WARMUP,
+           STATE_PAUSED: TrainerStatus.STATE_PAUSED}
 
 
 def load_recipe(params: TrainerParams) -> ResidualRecipe:
@@ -59,7 +61,10 @@ class Trainer(Node):
         self.core = LiveTrainer.create(run_dir, demos, base, load_recipe(p), p.camera_names, p.max_episode_steps,
                                        p.warmup_env_steps)
         normalizer = self.core.learner.action_normalizer
-        self.assembler = TransitionAssembler(lambda a: normalizer.normalize(a).clip(-1.0, 1.0))
+        self.assembler = TransitionAssembler(lambda a: normalizer.normalize(a).clip(-1.0, 1.0),
+                                             relabel_window_s=p.relabel_window_s)
+        self.core.paused = p.paused
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.published_at_actor_updates = -1
         self.last_state = self.core.state
         self.last_checkpoint_steps = self.core.env_steps
@@ -74,6 +79,13 @@ class Trainer(Node):
         self._publish_status()
         self.get_logger().info(f'trainer ready: {len(demos)} demos, recipe {p.recipe_preset}, '
                                f'{self.core.env_steps} env steps so far, run_dir {run_dir}')
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        for parameter in parameters:
+            if parameter.name == 'paused':
+                self.core.paused = bool(parameter.value)
+                self.get_logger().info('training paused' if self.core.paused else 'training resumed')
+        return SetParametersResult(successful=True)
 
     def _now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9

@@ -58,3 +58,34 @@ def test_parameter_range_is_enforced_by_descriptor(context) -> None:
 def test_unknown_parameter_is_rejected_by_name(context) -> None:
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['first_episode'\]"):
         RewardButton(context=context, parameter_overrides=[Parameter('first_episode', value=3)])
+
+
+def test_double_click_late_label_and_undo_over_services(context, spin_until) -> None:
+    button = RewardButton(context=context, parameter_overrides=[Parameter('reset_duration_s', value=0.2),
+                                                                Parameter('label_window_s', value=5.0)])
+    probe = Node('probe', context=context)
+    received: list[EpisodeEvent] = []
+    probe.create_subscription(EpisodeEvent, 'episode_events', received.append, qos.EVENTS)
+    nodes = [button, probe]
+    clients = {name: probe.create_client(Trigger, f'reward_button/{name}')
+               for name in ('start', 'success', 'abort', 'undo')}
+    label = probe.create_client(LabelEpisode, 'reward_button/label')
+    try:
+        assert _call(spin_until, nodes, clients['start'], Trigger.Request()).success
+        assert _call(spin_until, nodes, clients['abort'], Trigger.Request()).success       # ends: RESET follows
+        refused = _call(spin_until, nodes, clients['start'], Trigger.Request())
+        assert not refused.success and 'resetting' in refused.message
+        late = _call(spin_until, nodes, label, LabelEpisode.Request(event=EpisodeEvent.SUCCESS, episode_id=1))
+        assert late.accepted and late.episode_id == 1
+        again = _call(spin_until, nodes, clients['success'], Trigger.Request())
+        assert again.success and 'double click' in again.message
+        assert _call(spin_until, nodes, clients['undo'], Trigger.Request()).success
+        spin_until(nodes, lambda: len(received) >= 6)
+        assert [(m.event, m.episode_id) for m in received] == [
+            (EpisodeEvent.START, 1), (EpisodeEvent.ABORT, 1), (EpisodeEvent.RESET, 1), (EpisodeEvent.SUCCESS, 1),
+            (EpisodeEvent.UNDO, 1), (EpisodeEvent.ABORT, 1)]
+        spin_until(nodes, lambda: button.life.phase.value == 'idle')      # reset_duration_s over
+        assert _call(spin_until, nodes, clients['start'], Trigger.Request()).success
+    finally:
+        probe.destroy_node()
+        button.destroy_node()
