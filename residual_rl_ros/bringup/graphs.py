@@ -45,6 +45,8 @@ COMMON_ARGUMENTS = (
     Argument('run_dir', 'runs/latest', 'Folder for checkpoints, replay, bags and reports of this run'),
 )
 SIM_COMMANDS = ('commands', 'sim_robot/commands')
+#: Records what rebuilds transitions (observations, action records, events, weights, status) to run_dir/bags.
+RECORDER = NodeEntry('recorder', 'recorder', parameter_args=('run_dir',))
 
 
 def _sim_graph(name: str, description: str, train: bool) -> Graph:
@@ -58,6 +60,7 @@ def _sim_graph(name: str, description: str, train: bool) -> Graph:
     ]
     if train:
         nodes.append(NodeEntry('trainer', 'trainer', required=True, parameter_args=('run_dir',)))
+        nodes.append(RECORDER)
     return Graph(name, description, COMMON_ARGUMENTS + (_params_file(name),), tuple(nodes))
 
 
@@ -85,6 +88,7 @@ GRAPHS: dict[str, Graph] = {
             NodeEntry('residual_policy', 'residual_policy', parameter_args=('run_dir',)),
             NodeEntry('safety_limit', 'safety_limit', remappings=(('commands', '$(command_topic)'),)),
             NodeEntry('reward_button', 'reward_button', required=True),
+            RECORDER,
         )),
 }
 

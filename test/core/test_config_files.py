@@ -15,7 +15,8 @@ PARAMS_BY_NODE = {
     'sim_robot': node_params.SimRobotParams, 'ingestion': node_params.IngestionParams,
     'base_policy': node_params.BasePolicyParams, 'residual_policy': node_params.ResidualPolicyParams,
     'safety_limit': node_params.SafetyLimitParams, 'trainer': node_params.TrainerParams,
-    'reward_button': node_params.RewardButtonParams,
+    'reward_button': node_params.RewardButtonParams, 'recorder': node_params.RecorderParams,
+    'bag_player': node_params.BagPlayerParams,
 }
 
 
