@@ -76,6 +76,20 @@ def read_messages(paths: Iterable[str | Path], msgtypes: Collection[str] | None 
     return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: m.stamp_ns)
 
 
+def count_messages(paths: Iterable[str | Path], msgtypes: Collection[str] | None = None) -> int | None:
+    """Messages in the bags' indexes (None when a file cannot be opened by rosbags: count unknown)."""
+    total = 0
+    for path in storage_files(paths):
+        reader = Reader(path)
+        try:
+            reader.open()
+        except Exception:
+            return None
+        total += sum(c.msgcount for c in reader.connections if msgtypes is None or c.msgtype in msgtypes)
+        reader.close()
+    return total
+
+
 def list_topics(paths: Iterable[str | Path]) -> dict[str, str]:
     """topic -> message type of every connection in the bags (files rosbags cannot open are skipped)."""
     topics: dict[str, str] = {}
