@@ -21,6 +21,11 @@ if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then
   log "installing cmake and a C++ compiler (apt-get)"
   apt-get update -qq && apt-get install -y -qq cmake g++ make >/dev/null
 fi
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  log "installing chromium and chromedriver (apt-get; the operator page's browser test clicks in it)"
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null \
+    || log "chromium not installed: the browser test will be skipped"
+fi
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
 mkdir -p "$STAMPS"
 pip_install() {  # quiet pip; drops the machine's "Location ... is ignored" noise, keeps errors and status

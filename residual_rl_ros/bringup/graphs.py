@@ -57,6 +57,7 @@ def _sim_graph(name: str, description: str, train: bool) -> Graph:
         NodeEntry('residual_policy', 'residual_policy', parameter_args=('run_dir',)),
         NodeEntry('safety_limit', 'safety_limit', remappings=(SIM_COMMANDS,)),
         NodeEntry('reward_button', 'reward_button', required=not train),
+        NodeEntry('operator_ui', 'operator_ui'),
     ]
     if train:
         nodes.append(NodeEntry('trainer', 'trainer', required=True, parameter_args=('run_dir',)))
@@ -88,6 +89,7 @@ GRAPHS: dict[str, Graph] = {
             NodeEntry('residual_policy', 'residual_policy', parameter_args=('run_dir',)),
             NodeEntry('safety_limit', 'safety_limit', remappings=(('commands', '$(command_topic)'),)),
             NodeEntry('reward_button', 'reward_button', required=True),
+            NodeEntry('operator_ui', 'operator_ui'),
             RECORDER,
         )),
 }

@@ -33,6 +33,22 @@ class RewardButtonParams:
 
 
 @dataclasses.dataclass
+class OperatorUiParams:
+    """operator_ui: the operator's web page (buttons, live curves) and joystick buttons, as episode requests."""
+
+    host: str = param('127.0.0.1', 'Address the page is served on (127.0.0.1 = this machine only)')
+    port: int = param(8765, 'TCP port of the page (0 = any free port, logged at start)', low=0, high=65535)
+    success_window: int = param(20, 'Success and intervention rates over this many recent episodes',
+                                low=1, high=10_000)
+    joy_buttons: list[str] = param([], 'sensor_msgs/Joy buttons on `joy` as "index:action" (actions: start, '
+                                   'success, failure, abort, undo, estop, pause, resume); empty = no joystick')
+    reward_button: str = param('reward_button', 'Episode authority node (its ~/label service)')
+    trainer: str = param('trainer', 'Trainer node (its paused parameter)')
+    residual_policy: str = param('residual_policy', 'Residual node (its pinned_version parameter)')
+    safety_limit: str = param('safety_limit', 'Safety node (its ~/reset_estop service)')
+
+
+@dataclasses.dataclass
 class SimRobotParams:
     """sim_robot: a bundled MuJoCo task driven like hardware over ROS topics."""
 

@@ -16,7 +16,7 @@ PARAMS_BY_NODE = {
     'base_policy': node_params.BasePolicyParams, 'residual_policy': node_params.ResidualPolicyParams,
     'safety_limit': node_params.SafetyLimitParams, 'trainer': node_params.TrainerParams,
     'reward_button': node_params.RewardButtonParams, 'recorder': node_params.RecorderParams,
-    'bag_player': node_params.BagPlayerParams,
+    'bag_player': node_params.BagPlayerParams, 'operator_ui': node_params.OperatorUiParams,
 }
 
 

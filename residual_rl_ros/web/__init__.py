@@ -1,0 +1,1 @@
+"""The operator page: static files and a small stdlib HTTP server (server-sent events for live updates)."""

@@ -1,0 +1,35 @@
+"""The operator dashboard's state: labels by id, success and intervention rates, curves."""
+import json
+
+from residual_rl_ros.core.dashboard import Dashboard
+from residual_rl_ros.core.episodes import EventKind
+
+
+def test_rates_follow_late_labels_and_undo_by_episode_id() -> None:
+    board = Dashboard(window=3)
+    for episode_id, outcome in ((1, EventKind.SUCCESS), (2, EventKind.FAILURE), (3, EventKind.TIMEOUT)):
+        board.on_event(EventKind.START, episode_id, 0.0)
+        for _ in range(4):
+            board.on_record(episode_id, intervention=episode_id == 2, policy_version=1)
+        board.on_event(outcome, episode_id, 1.0)
+    assert board.success_rate() == 0.5 and board.intervention_rate() == 4 / 12
+    board.on_event(EventKind.START, 4, 2.0)
+    board.on_event(EventKind.SUCCESS, 3, 2.5)               # late label for the timed-out episode
+    assert board.success_rate() == 2 / 3 and board.current == 4
+    board.on_event(EventKind.UNDO, 3, 3.0)
+    board.on_event(EventKind.TIMEOUT, 3, 3.0)                # the corrected outcome
+    assert board.success_rate() == 0.5
+    snap = board.snapshot()
+    assert snap['current'] == {'id': 4, 'steps': 0, 'interventions': 0, 'start_s': 2.0}
+    assert snap['episodes'][1]['labels'] == ['TIMEOUT', 'SUCCESS', 'UNDO', 'TIMEOUT']
+    json.dumps(snap)                                         # the page gets it as JSON
+
+
+def test_trainer_curves_drop_nan_and_safety_changes_bump_the_revision() -> None:
+    board = Dashboard()
+    board.on_trainer({'critic_loss': float('nan'), 'q_mean': 0.5, 'critic_updates': 3, 'policy_version': 1}, 1.0)
+    assert board.curves[-1]['critic_loss'] is None and board.curves[-1]['q_mean'] == 0.5
+    revision = board.revision
+    board.on_safety({'level': 0})
+    board.on_safety({'level': 0})
+    assert board.revision == revision + 1
