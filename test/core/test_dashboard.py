@@ -33,3 +33,22 @@ def test_trainer_curves_drop_nan_and_safety_changes_bump_the_revision() -> None:
     board.on_safety({'level': 0})
     board.on_safety({'level': 0})
     assert board.revision == revision + 1
+
+
+def test_keyboard_cli_maps_keys_to_actions_until_q() -> None:
+    import io
+
+    from residual_rl_ros.web.keyboard import run
+    sent = []
+    out = io.StringIO()
+    accepted = run('sxYnq a', lambda payload: sent.append(payload['action']) or {'ok': True, 'message': 'ok'}, out)
+    assert sent == ['start', 'success', 'failure'] and accepted == 3 and 'success: ok' in out.getvalue()
+
+
+def test_joy_button_map_is_validated() -> None:
+    import pytest
+
+    from residual_rl_ros.core.dashboard import parse_button_map
+    assert parse_button_map(['0:success', ' 5 : estop']) == {0: 'success', 5: 'estop'}
+    with pytest.raises(ValueError, match='joy_buttons entry'):
+        parse_button_map(['x:success'])
