@@ -51,8 +51,9 @@ def assembler_for(trainer: LiveTrainer) -> TransitionAssembler:
 
 def transitions(messages: Iterable[BagMessage], assembler: TransitionAssembler,
                 stats: IngestStats | None = None) -> Iterator[list[Transition]]:
-    """Feed messages to `assembler`; yield each non-empty batch of transitions it emits (ended episodes
-    accumulate in `assembler.ended`). Observations with stale sensors are skipped, as the trainer does."""
+    """Feed messages to `assembler`; yield the transitions of each step that emitted some or ended an
+    episode (drain `assembler.ended` before the next step, as the trainer node does). Observations with
+    stale sensors are skipped, as the trainer does."""
     stats = stats if stats is not None else IngestStats()
     last_flush_ns = 0
     now_ns = 0
@@ -71,11 +72,11 @@ def transitions(messages: Iterable[BagMessage], assembler: TransitionAssembler,
         if now_ns - last_flush_ns >= _FLUSH_EVERY_NS:
             out = out + assembler.flush(now_ns * 1e-9)
             last_flush_ns = now_ns
-        if out:
+        if out or assembler.ended:      # the caller ends episodes before any later transition arrives
             stats.transitions += len(out)
             yield out
     out = assembler.flush(now_ns * 1e-9, force=True)
-    if out:
+    if out or assembler.ended:
         stats.transitions += len(out)
         yield out
 

@@ -1,0 +1,209 @@
+"""Bag format without a graph: what we write, an independent reader (rosbags AnyReader) reads back intact;
+a killed writer leaves a readable bag; a cut or foreign file is named in the error; replay training from a
+bag checkpoints and resumes without duplicates."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rosbags.highlevel import AnyReader
+
+from bag_factory import TOPICS, demos, messages, write_bag
+from residual_rl_ros.bags import decode
+from residual_rl_ros.bags.reader import BagReadError, read_messages, storage_files
+from residual_rl_ros.bags.replay import feed_trainer, transitions
+from residual_rl_ros.bags.typestore import typestore
+from residual_rl_ros.bags.writer import BagWriter
+from residual_rl_ros.core.demos import save_episodes
+from residual_rl_ros.core.transitions import TransitionAssembler
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _all_types_messages() -> list[tuple[str, str, object]]:
+    t, store = typestore().types, typestore()
+    header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=5, nanosec=6), frame_id='cam')
+    image = t['sensor_msgs/msg/Image'](header=header, height=2, width=3, encoding='rgb8', is_bigendian=0, step=9,
+                                       data=np.arange(18, dtype=np.uint8))
+    msgs = [
+        ('/observation', 'residual_rl_ros/msg/Observation', t['residual_rl_ros/msg/Observation'](
+            header=header, oldest_sensor_stamp=header.stamp, joint_names=['a', 'b'],
+            joint_position=np.array([1.0, 2.0]), joint_velocity=np.array([0.5, 0.25]), task_state=np.zeros(0),
+            camera_names=['front'], images=[image], stale_sensors=[])),
+        ('/policy_weights', 'residual_rl_ros/msg/PolicyWeights', t['residual_rl_ros/msg/PolicyWeights'](
+            header=header, version=3, format='safetensors', sha256='ab' * 32, config_json='{}',
+            data=np.frombuffer(os.urandom(3000), np.uint8))),
+        ('/trainer_status', 'residual_rl_ros/msg/TrainerStatus', t['residual_rl_ros/msg/TrainerStatus'](
+            header=header, state=2, policy_version=3, env_steps=10, critic_updates=20, actor_updates=5, episodes=2,
+            success_rate=0.5, critic_loss=0.1, actor_loss=-0.2, q_mean=0.3, online_transitions=10,
+            demo_transitions=100, intervention_transitions=0, updates_per_s=12.0, message='ok')),
+        ('/base_action', 'residual_rl_ros/msg/BaseAction', t['residual_rl_ros/msg/BaseAction'](
+            header=header, observation_stamp=header.stamp, joint_names=['a'], action=np.array([0.1]),
+            chunk_phase=1, chunk_length=4)),
+        ('/joint_states', 'sensor_msgs/msg/JointState', t['sensor_msgs/msg/JointState'](
+            header=header, name=['a', 'b'], position=np.array([1.0, 2.0]), velocity=np.zeros(0),
+            effort=np.zeros(0))),
+        ('/commands', 'std_msgs/msg/Float64MultiArray', t['std_msgs/msg/Float64MultiArray'](
+            layout=t['std_msgs/msg/MultiArrayLayout'](dim=[], data_offset=0), data=np.array([1.5, -2.5]))),
+    ]
+    return [(topic, msgtype, store.serialize_cdr(msg, msgtype)) for topic, msgtype, msg in msgs]
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_every_message_reads_back_intact_with_an_independent_reader(tmp_path: Path, storage: str) -> None:
+    written = _all_types_messages()
+    event_msgs, _ = messages(episodes=1, steps=3)
+    topics = {topic: msgtype for topic, msgtype, _ in written} | TOPICS
+    with BagWriter(tmp_path, 'rec', topics, storage=storage) as writer:
+        for i, (topic, _, raw) in enumerate(written):
+            writer.write(topic, raw, 1000 + i)
+        for i, (topic, raw, _) in enumerate(event_msgs):
+            writer.write(topic, raw, 2000 + i)
+    with AnyReader([tmp_path / 'rec_0000']) as reader:      # its own typestore: definitions from the bag
+        got = [(c.topic, c.msgtype, bytes(raw)) for c, _, raw in reader.messages()]
+        definitions = {c.msgtype: c.msgdef.data for c in reader.connections}
+        decoded = {}
+        for c, _, raw in reader.messages():
+            decoded.setdefault(c.topic, reader.deserialize(raw, c.msgtype))    # first one of each topic
+    expected = [(topic, msgtype, bytes(raw)) for topic, msgtype, raw in written]
+    expected += [(topic, TOPICS[topic], bytes(raw)) for topic, raw, _ in event_msgs]
+    assert got == expected
+    assert all(definitions[t] for t in topics.values()), 'a message definition is missing from the bag'
+    assert decoded['/policy_weights'].sha256 == 'ab' * 32 and len(decoded['/policy_weights'].data) == 3000
+    assert list(decoded['/observation'].images[0].data) == list(range(18))
+    assert decoded['/trainer_status'].message == 'ok'
+
+
+def test_fast_decoders_agree_with_rosbags() -> None:
+    msgs, _ = messages(episodes=1, steps=4)
+    for topic, raw, _ in msgs:
+        full = decode.deserialize(raw, TOPICS[topic])
+        if topic == '/observation':
+            stamp, obs, stale = decode.decode_observation(raw)
+            assert stamp == full.header.stamp.sec * 10**9 + full.header.stamp.nanosec and not stale
+            np.testing.assert_array_equal(obs.proprio, full.joint_position.astype(np.float32))
+            np.testing.assert_array_equal(obs.task_state, full.task_state.astype(np.float32))
+        elif topic == '/action_records':
+            record = decode.decode_record(raw)
+            assert (record.episode_id, record.tick, record.chunk_phase, record.chunk_length) == \
+                (full.episode_id, full.tick, full.chunk_phase, full.chunk_length)
+            np.testing.assert_array_equal(record.executed_action, full.executed_action)
+    _, obs, _ = decode.decode_observation(_all_types_messages()[0][2])     # with images: the generic path
+    assert obs.images['front'].shape == (2, 3, 3) and len(obs.proprio) == 4
+
+
+_KILLED_WRITER = """
+import sys, time
+sys.path.insert(0, {test_dir!r})
+from bag_factory import TOPICS, messages
+from residual_rl_ros.bags.writer import BagWriter
+msgs, _ = messages(episodes=200, steps=10)
+writer = BagWriter({folder!r}, 'rec', TOPICS, flush_period_s=0.05)
+for i, (topic, raw, ns) in enumerate(msgs):
+    writer.write(topic, raw, ns)
+    if i == 300:
+        print('flushed', flush=True)
+    time.sleep(0.0005)
+"""
+
+
+def test_sigkilled_writer_leaves_a_readable_bag(tmp_path: Path) -> None:
+    script = _KILLED_WRITER.format(test_dir=str(Path(__file__).parent), folder=str(tmp_path / 'bags'))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]))
+    proc = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == 'flushed'
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    folder = tmp_path / 'bags' / 'rec_0000'
+    assert (folder / 'rec_0000.mcap').read_bytes()[-8:] == b'\x89MCAP0\r\n'     # the provisional footer
+    with AnyReader([folder]) as reader:
+        count = sum(1 for _ in reader.messages())
+    assert count >= 300
+    sent, _ = messages(episodes=200, steps=10)
+    got = [bytes(m.data) for m in read_messages([tmp_path / 'bags'])]
+    assert got == [bytes(raw) for _, raw, _ in sent[:len(got)]]
+
+
+def test_truncated_bag_names_the_file_and_keeps_earlier_data(tmp_path: Path) -> None:
+    sent, _ = messages(episodes=4, steps=10)
+    writer = BagWriter(tmp_path, 'rec', TOPICS)
+    for i, (topic, raw, ns) in enumerate(sent):
+        writer.write(topic, raw, ns)
+        if i % 20 == 19:
+            writer.flush()                     # one chunk per 20 messages
+    writer.close()
+    path = tmp_path / 'rec_0000' / 'rec_0000.mcap'
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) * 2 // 3])
+    got = []
+    with pytest.raises(BagReadError, match=str(path)):
+        for message in read_messages([tmp_path]):
+            got.append(bytes(message.data))
+    assert len(got) >= 20 and got == [bytes(raw) for _, raw, _ in sent[:len(got)]]
+    (tmp_path / 'notes.mcap').write_bytes(b'not a bag at all')
+    with pytest.raises(BagReadError, match='notes.mcap'):
+        list(read_messages([tmp_path / 'notes.mcap']))
+    with pytest.raises(BagReadError, match='nothing_here: no such bag'):
+        storage_files([tmp_path / 'nothing_here'])
+
+
+def test_assembler_rebuilds_every_recorded_transition(tmp_path: Path) -> None:
+    _, expected = write_bag(tmp_path, episodes=4, steps=6)
+    assembler = TransitionAssembler(lambda a: a)
+    rebuilt = []
+    for batch in transitions(read_messages([tmp_path]), assembler):
+        rebuilt += batch
+        assembler.ended.clear()
+    assert len(rebuilt) == expected == len({t.source for t in rebuilt})
+    assert sum(t.terminated for t in rebuilt) == 2 and sum(t.reward for t in rebuilt) == 2
+
+
+def _trainer_args(tmp_path: Path, run: str, *extra: str) -> list[str]:
+    return ['--bags', str(tmp_path / 'bags'), '--run-dir', str(tmp_path / run), '--demos', str(tmp_path / 'demos.npz'),
+            '--base', 'bag_factory:hold_policy', '--recipe-preset', 'tiny', '--max-episode-steps', '20', *extra]
+
+
+def test_replay_train_checkpoints_and_a_resume_adds_only_what_is_missing(tmp_path: Path, capsys) -> None:
+    from residual_rl_ros.apps import replay_train
+    from residual_rl_ros.core.base_policy import load_base_policy
+    from residual_rl_ros.core.demos import load_episodes
+    from residual_rl_ros.core.live_trainer import LiveTrainer
+    from residual_rl_ros.nodes.trainer import load_recipe
+    save_episodes(tmp_path / 'demos.npz', demos(np.random.default_rng(0)))
+    _, expected = write_bag(tmp_path / 'bags', episodes=4, steps=8)
+    assert replay_train.main(_trainer_args(tmp_path, 'run', '--warmup-env-steps', str(expected - 2))) == 0
+    out = capsys.readouterr()
+    assert f'{expected} stored' in out.out and 'transitions/s' in out.out and '100.0%' in out.err
+    state = json.loads((tmp_path / 'run' / 'checkpoint' / 'live_state.json').read_text())
+    assert state['stored'] == expected and (tmp_path / 'run' / 'actor_latest.safetensors').exists()
+    assert replay_train.main(_trainer_args(tmp_path, 'run', '--warmup-env-steps', str(expected - 2))) == 0
+    assert ' 0 stored' in capsys.readouterr().out
+
+    # A crash after a checkpoint: the trainer held half the transitions; the bags bring back the rest.
+    params = replay_train.trainer_params(replay_train.parse_args(_trainer_args(tmp_path, 'crashed')))
+    demo_episodes, base = load_episodes(tmp_path / 'demos.npz'), load_base_policy('bag_factory:hold_policy')
+    trainer = LiveTrainer.create(tmp_path / 'crashed', demo_episodes, base, load_recipe(params), [], 20, 1000)
+    assembler = TransitionAssembler(lambda a: trainer.learner.action_normalizer.normalize(a).clip(-1, 1))
+    rebuilt = [t for batch in transitions(read_messages([tmp_path / 'bags']), assembler) for t in batch]
+    for t in rebuilt[:expected // 2]:
+        trainer.add(t)
+    trainer.checkpoint()
+    resumed = LiveTrainer.create(tmp_path / 'crashed', demo_episodes, base, load_recipe(params), [], 20, 1000)
+    assert resumed.env_steps == expected // 2
+    stats = feed_trainer(resumed, [tmp_path / 'bags'])
+    assert stats.added == expected - expected // 2 and resumed.env_steps == expected
+    (tmp_path / 'uncrashed').mkdir()
+    uncrashed = LiveTrainer.create(tmp_path / 'uncrashed', demo_episodes, base, load_recipe(params), [], 20, 1000)
+    feed_trainer(uncrashed, [tmp_path / 'bags'])
+    size = len(uncrashed.buffers['online'])
+    assert len(resumed.buffers['online']) == size
+    np.testing.assert_array_equal(resumed.buffers['online'].arrays['state'][:size],
+                                  uncrashed.buffers['online'].arrays['state'][:size])
