@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     show = _progress(core, total, started)
     code = 0
     try:
-        stats = feed_trainer(core, args.bags, after_add=after_add, progress=show)
+        stats = feed_trainer(core, args.bags, after_add=after_add, progress=show,
+                             relabel_window_s=p.relabel_window_s)
     except BagReadError as exc:
         stats = None
         print(f'\nreplay_train: {exc}\nreplay_train: checkpointing what was stored before it', file=sys.stderr)

@@ -43,10 +43,10 @@ class IngestStats:
         return self.transitions / self.seconds if self.seconds else 0.0
 
 
-def assembler_for(trainer: LiveTrainer) -> TransitionAssembler:
+def assembler_for(trainer: LiveTrainer, relabel_window_s: float = 0.0) -> TransitionAssembler:
     """The assembler the trainer node uses: actions normalized with the learner's normalizer, clipped."""
     normalizer = trainer.learner.action_normalizer
-    return TransitionAssembler(lambda a: normalizer.normalize(a).clip(-1.0, 1.0))
+    return TransitionAssembler(lambda a: normalizer.normalize(a).clip(-1.0, 1.0), relabel_window_s=relabel_window_s)
 
 
 def transitions(messages: Iterable[BagMessage], assembler: TransitionAssembler,
@@ -83,7 +83,7 @@ def transitions(messages: Iterable[BagMessage], assembler: TransitionAssembler,
 
 def feed_trainer(trainer: LiveTrainer, paths: Iterable[str | Path], after_add: Callable[[], None] | None = None,
                  progress: Callable[[IngestStats], None] | None = None,
-                 progress_period_s: float = 0.5) -> IngestStats:
+                 progress_period_s: float = 0.5, relabel_window_s: float = 0.0) -> IngestStats:
     """Store every transition recorded in the bags under `paths` that `trainer` does not hold yet.
 
     `after_add` runs after each stored transition (an offline trainer pays its owed updates there);
@@ -93,7 +93,7 @@ def feed_trainer(trainer: LiveTrainer, paths: Iterable[str | Path], after_add: C
     stats = IngestStats()
     start = next_report = time.monotonic()
     for files in sessions(paths):
-        assembler = assembler_for(trainer)
+        assembler = assembler_for(trainer, relabel_window_s)
         touched: set[int] = set()
         for batch in transitions(read_messages(files, TRANSITION_TYPES), assembler, stats):
             for transition in batch:

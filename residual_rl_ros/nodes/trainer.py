@@ -16,6 +16,8 @@ import yaml
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 
+from residual_rl_ros.bags.reader import BagReadError
+from residual_rl_ros.bags.replay import feed_trainer
 from residual_rl_ros.core.base_policy import load_base_policy
 from residual_rl_ros.core.config_fields import from_dict, to_dict
 from residual_rl_ros.core.demos import load_episodes
@@ -63,6 +65,8 @@ class Trainer(Node):
         normalizer = self.core.learner.action_normalizer
         self.assembler = TransitionAssembler(lambda a: normalizer.normalize(a).clip(-1.0, 1.0),
                                              relabel_window_s=p.relabel_window_s)
+        if p.backfill_bags and (run_dir / p.backfill_bags).is_dir():
+            self._backfill(run_dir / p.backfill_bags)
         self.core.paused = p.paused
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.published_at_actor_updates = -1
@@ -86,6 +90,16 @@ class Trainer(Node):
                 self.core.paused = bool(parameter.value)
                 self.get_logger().info('training paused' if self.core.paused else 'training resumed')
         return SetParametersResult(successful=True)
+
+    def _backfill(self, folder: Path) -> None:
+        """Store what the bags recorded and the checkpoint lacks (a crash lost it from the buffer)."""
+        try:
+            stats = feed_trainer(self.core, [folder], relabel_window_s=self.params.relabel_window_s)
+        except BagReadError as exc:
+            self.get_logger().warning(f'backfill from {folder} stopped: {exc}')
+            return
+        self.get_logger().info(f'backfill from {folder}: {stats.added} of {stats.transitions} recorded transitions '
+                               f'were missing and are stored now ({stats.seconds:.1f} s)')
 
     def _now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
