@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from residual_rl_ros.core.base_policy import load_base_policy
-from residual_rl_ros.core.config_fields import to_dict
+from residual_rl_ros.core.config_fields import from_dict, to_dict
 from residual_rl_ros.core.demos import load_episodes
 from residual_rl_ros.core.training.config import ResFiTRunConfig, apply_overrides, recipe_preset
 from residual_rl_ros.core.training.loop import CHECKPOINT_DIR, ResFiTRun
@@ -38,7 +38,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--run-set', action='append', default=[], metavar='KEY=VALUE',
                         help='ResFiTRunConfig override, e.g. warmup_env_steps=5000; repeatable')
     parser.add_argument('--image', action='store_true', help='image observations (task cameras)')
-    parser.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue from OUT/checkpoint with the saved recipe and run config (--steps and '
+                             '--run-set still apply; --preset/--set/--seed are ignored)')
     return parser.parse_args(argv)
 
 
@@ -47,10 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         recipe = apply_overrides(recipe_preset(args.preset, seed=args.seed), args.set)
-        run_items = list(args.run_set) + [f'seed={args.seed}']
-        if args.steps is not None:
-            run_items.append(f'total_env_steps={args.steps}')
-        config = apply_overrides(ResFiTRunConfig(), run_items)
+        run_items = list(args.run_set) + ([f'total_env_steps={args.steps}'] if args.steps is not None else [])
+        config = apply_overrides(ResFiTRunConfig(), run_items + [f'seed={args.seed}'])
+        saved = Path(args.out) / 'config.json'
+        if args.resume and saved.exists():      # the original schedule; only --steps / --run-set change it
+            config = apply_overrides(from_dict(ResFiTRunConfig, json.loads(saved.read_text())['run']), run_items)
         demos = load_episodes(args.demos)
         base = load_base_policy(args.base)
     except ValueError as exc:
@@ -64,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f'resumed from {out / CHECKPOINT_DIR} at env step {run.env_steps}', flush=True)
         else:
             run = ResFiTRun(task, base, demos, recipe, config, out)
+        if not args.resume or not (out / 'config.json').exists():
             out.mkdir(parents=True, exist_ok=True)
             (out / 'config.json').write_text(json.dumps(
                 {'args': vars(args), 'run': to_dict(config), 'recipe': to_dict(recipe)}, indent=1) + '\n')
