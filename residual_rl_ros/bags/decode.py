@@ -42,6 +42,25 @@ def _skip_strings(buf: memoryview, pos: int) -> tuple[int, int]:
     return count, pos
 
 
+class _NamesSkipper:
+    """Skips the joint_names string[] of one message type: every message of a recording carries the same
+    names at the same offset, so after the first one a byte comparison replaces the string walk."""
+
+    def __init__(self) -> None:
+        self.start, self.block = -1, b''
+
+    def __call__(self, buf: memoryview, pos: int) -> int:
+        pos += -pos % 4
+        if pos == self.start and buf[pos:pos + len(self.block)] == self.block:
+            return pos + len(self.block)
+        _, end = _skip_strings(buf, pos)
+        self.start, self.block = pos, bytes(buf[pos:end])
+        return end
+
+
+_OBSERVATION_NAMES, _RECORD_NAMES = _NamesSkipper(), _NamesSkipper()
+
+
 def _floats(buf: memoryview, pos: int) -> tuple[np.ndarray, int]:
     pos += -pos % 4
     count = _U32(buf, pos)[0]
@@ -70,7 +89,7 @@ def decode_observation(raw: bytes | memoryview) -> tuple[int, Observation, bool]
     buf = _body(raw, OBSERVATION)
     stamp, pos = _header_end(buf)
     pos += -pos % 4 + 8                                  # oldest_sensor_stamp
-    _, pos = _skip_strings(buf, pos)                     # joint_names
+    pos = _OBSERVATION_NAMES(buf, pos)                   # joint_names
     position, pos = _floats(buf, pos)
     velocity, pos = _floats(buf, pos)
     task_state, pos = _floats(buf, pos)
@@ -109,7 +128,7 @@ def decode_record(raw: bytes | memoryview) -> ActionRecord:
     pos += -pos % 8
     tick = _U64(buf, pos)[0]
     pos += 8
-    _, pos = _skip_strings(buf, pos)
+    pos = _RECORD_NAMES(buf, pos)                        # joint_names
     base, pos = _floats(buf, pos)
     _, pos = _floats(buf, pos)                           # residual
     executed, pos = _floats(buf, pos)
