@@ -8,6 +8,9 @@ Writes a state-based recording (humanoid-sized: 24-D proprio, 10-D task state, 1
   ingest     bags.replay.feed_trainer into a LiveTrainer (assemble + normalize + replay-buffer store)
 
     python bench/bag_ingest.py [--transitions 50000] [--repeats 3]
+
+Times are CPU seconds of this (single-threaded) process, so a busy shared machine skews them less than
+wall time would; rates are per CPU second.
 """
 from __future__ import annotations
 
@@ -79,22 +82,22 @@ def write_recording(folder: Path, count: int) -> int:
 
 def baseline(folder: Path) -> tuple[float, int]:
     from rosbags.highlevel import AnyReader
-    start, count = time.perf_counter(), 0
+    start, count = time.process_time(), 0
     with AnyReader(sorted(p for p in folder.iterdir() if p.is_dir())) as reader:
         for connection, _, raw in reader.messages():
             reader.deserialize(raw, connection.msgtype)
             count += 1
-    return time.perf_counter() - start, count
+    return time.process_time() - start, count
 
 
 def assemble(folder: Path) -> tuple[float, int]:
-    start = time.perf_counter()
+    start = time.process_time()
     assembler = TransitionAssembler(lambda a: np.minimum(np.maximum(a, -1.0), 1.0))
     count = 0
     for batch in transitions(read_messages([folder], TRANSITION_TYPES), assembler):
         count += len(batch)
         assembler.ended.clear()
-    return time.perf_counter() - start, count
+    return time.process_time() - start, count
 
 
 def ingest(folder: Path, run_dir: Path) -> tuple[float, int]:
@@ -104,9 +107,9 @@ def ingest(folder: Path, run_dir: Path) -> tuple[float, int]:
                      actions=rng.uniform(-1, 1, (10, JOINTS)).astype(np.float32), success=True) for _ in range(3)]
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = LiveTrainer.create(run_dir, demos, _Hold(), recipe_preset('cpu', 0), [], EPISODE, 10**9)
-    start = time.perf_counter()
+    start = time.process_time()
     stats = feed_trainer(trainer, [folder])
-    return time.perf_counter() - start, stats.added
+    return time.process_time() - start, stats.added
 
 
 def main() -> None:
@@ -116,10 +119,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / 'bags'
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         messages = write_recording(folder, args.transitions)
         size = sum(f.stat().st_size for f in folder.rglob('*.mcap'))
-        print(f'recording: {messages} messages, {size / 2**20:.1f} MiB mcap, written in {time.perf_counter() - t0:.1f} s')
+        print(f'recording: {messages} messages, {size / 2**20:.1f} MiB mcap, written in {time.process_time() - t0:.1f} s')
         base = min(baseline(folder) for _ in range(args.repeats))
         ours = min(assemble(folder) for _ in range(args.repeats))
         full = min(ingest(folder, Path(tmp) / f'run{i}') for i in range(args.repeats))
