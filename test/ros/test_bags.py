@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from rosbags.highlevel import AnyReader
 
 from bag_factory import TOPICS, demos, messages, write_bag
@@ -207,3 +208,38 @@ def test_replay_train_checkpoints_and_a_resume_adds_only_what_is_missing(tmp_pat
     assert len(resumed.buffers['online']) == size
     np.testing.assert_array_equal(resumed.buffers['online'].arrays['state'][:size],
                                   uncrashed.buffers['online'].arrays['state'][:size])
+
+
+def test_demos_import_from_joint_states_and_commands_of_another_tool(tmp_path: Path) -> None:
+    from residual_rl_ros.apps import import_demos
+    from residual_rl_ros.core.demos import load_episodes
+    t, store = typestore().types, typestore()
+    header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=0, nanosec=0), frame_id='')
+    topics = {'/joint_states': 'sensor_msgs/msg/JointState', '/arm/commands': 'std_msgs/msg/Float64MultiArray'}
+    with BagWriter(tmp_path / 'teleop', 'teleop', topics) as writer:
+        ns = 10**9
+        for episode, steps in ((0, 5), (1, 4)):
+            for k in range(steps + 1):
+                position = np.array([k, 10 * episode + k, -k, 99.0])            # 'extra' joint is ignored
+                writer.write('/joint_states', store.serialize_cdr(t['sensor_msgs/msg/JointState'](
+                    header=header, name=['b', 'a', 'c', 'extra'], position=position, velocity=np.zeros(0),
+                    effort=np.zeros(0)), topics['/joint_states']), ns)
+                if k < steps:
+                    writer.write('/arm/commands', store.serialize_cdr(t['std_msgs/msg/Float64MultiArray'](
+                        layout=t['std_msgs/msg/MultiArrayLayout'](dim=[], data_offset=0),
+                        data=np.array([k + 0.5, 0.0, 1.0])), topics['/arm/commands']), ns + 1000)
+                ns += 50_000_000
+            ns += 3 * 10**9                                                       # pause between episodes
+    (tmp_path / 'map.yaml').write_text(yaml.safe_dump({
+        'joint_states': {'topic': '/joint_states', 'joints': ['a', 'b', 'c']},
+        'command': {'topic': '/arm/commands', 'joints': ['a', 'b', 'c']}, 'episodes': {'gap_s': 1.0}}))
+    out = tmp_path / 'demos.npz'
+    assert import_demos.main(['--bags', str(tmp_path / 'teleop'), '--mapping', str(tmp_path / 'map.yaml'),
+                              '--out', str(out)]) == 0
+    episodes = load_episodes(out)
+    assert [len(ep.actions) for ep in episodes] == [5, 4] and all(ep.success for ep in episodes)
+    np.testing.assert_array_equal(episodes[1].proprio[:, 0], 10 + np.arange(5))     # joint 'a' by name
+    np.testing.assert_array_equal(episodes[0].actions[:, 0], np.arange(5) + 0.5)
+    (tmp_path / 'bad.yaml').write_text(yaml.safe_dump({'joint_states': {'topic': '/joint_states'}}))
+    assert import_demos.main(['--bags', str(tmp_path / 'teleop'), '--mapping', str(tmp_path / 'bad.yaml'),
+                              '--out', str(out)]) == 2
