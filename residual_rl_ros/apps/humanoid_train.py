@@ -20,16 +20,19 @@ from pathlib import Path
 import yaml
 
 from residual_rl_ros.apps.report import read_episodes, success_curve, write_report
+from residual_rl_ros.apps.task_params import params_for_task
 from residual_rl_ros.bringup import runner
 from residual_rl_ros.bringup.graphs import GRAPHS
+from residual_rl_ros.core.types import Task
 
 GRAPH = 'humanoid_train'
-TASK = 'humanoid_gr1'
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--run-dir', default='runs/humanoid', help='folder for every output of the run')
+    parser.add_argument('--task', default='humanoid_gr1', help='simulated task (humanoid_gr1, fetch_pick_place, '
+                        'adroit_relocate)')
     parser.add_argument('--env-steps', type=int, default=20_000, help='live env steps to train for')
     parser.add_argument('--demos', type=int, default=50, help='scripted demonstrations for BC')
     parser.add_argument('--demo-noise', type=float, default=0.3, help='action noise of the demonstrations')
@@ -37,10 +40,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_params(run_dir: Path, env_steps: int) -> Path:
-    """The graph's params file for this run: the shipped config plus this run's length."""
+def run_params(run_dir: Path, env_steps: int, task: Task) -> Path:
+    """The graph's params file for this run: the shipped config, fitted to the task, with this run's length."""
     prefix = runner.package_prefix()
-    params = yaml.safe_load((prefix / 'share' / 'residual_rl_ros' / 'config' / f'{GRAPH}.yaml').read_text())
+    template = yaml.safe_load((prefix / 'share' / 'residual_rl_ros' / 'config' / f'{GRAPH}.yaml').read_text())
+    params = params_for_task(template, task, run_dir)
     params['trainer']['ros__parameters']['max_env_steps'] = env_steps
     path = run_dir / 'params.yaml'
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -54,15 +58,21 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault('MUJOCO_GL', 'egl')
     print(f'[humanoid_train] run dir {run_dir}', flush=True)
     from residual_rl_ros.core.training.pipeline import build_bc_base
-    base = build_bc_base(TASK, run_dir, demos=args.demos, noise=args.demo_noise, eval_episodes=args.eval_episodes,
-                         printer=lambda line: print(f'[humanoid_train] {line}', flush=True))
-    plans = runner.plan(GRAPHS[GRAPH], {'params_file': str(run_params(run_dir, args.env_steps)),
-                                        'run_dir': str(run_dir)})
+    from residual_rl_ros.sim.registry import make_task
+    task = make_task(args.task, seed=0)
+    try:
+        base = build_bc_base(args.task, run_dir, demos=args.demos, noise=args.demo_noise,
+                             eval_episodes=args.eval_episodes, task=task,
+                             printer=lambda line: print(f'[humanoid_train] {line}', flush=True))
+        params_file = run_params(run_dir, args.env_steps, task)
+    finally:
+        task.close()
+    plans = runner.plan(GRAPHS[GRAPH], {'params_file': str(params_file), 'run_dir': str(run_dir)})
     print(f'[humanoid_train] starting the {GRAPH} graph: {", ".join(p.name for p in plans)} '
           f'({args.env_steps} env steps)', flush=True)
     code = runner.run(plans)
     steps, rate = success_curve(read_episodes(run_dir))
-    report = write_report(run_dir, 'Residual RL on the simulated GR-1 humanoid', base.bc_success)
+    report = write_report(run_dir, f'Residual RL, live through the ROS graph: {args.task}', base.bc_success)
     summary = {'bc_success': base.bc_success, 'bc_eval_episodes': base.eval_episodes,
                'env_steps': int(steps[-1]) if len(steps) else 0,
                'final_success_last_20': float(rate[-1]) if len(rate) else None,
