@@ -59,11 +59,16 @@ def evaluate_base(task: Task, policy: BasePolicy, episodes: int,
 
 
 def collect_task_demos(task: Task, episodes: int, noise: float, seed: int = 0,
-                       only_successes: bool = True) -> list[Episode]:
+                       only_successes: bool = True, printer=None) -> list[Episode]:
     """Scripted-expert demos with Gaussian action noise (see `sim.collect_demos`)."""
     from residual_rl_ros.sim.collect_demos import collect_demos
     from residual_rl_ros.sim.demonstrators import make_demonstrator
-    return collect_demos(task, make_demonstrator(task), episodes, seed, noise, only_successes=only_successes)
+
+    def progress(attempts: int, kept: int, successes: int) -> None:
+        if printer is not None and (attempts % 10 == 0 or kept == episodes):
+            printer(f'demos: {kept}/{episodes} kept, {successes}/{attempts} successful')
+    return collect_demos(task, make_demonstrator(task), episodes, seed, noise, only_successes=only_successes,
+                         progress=progress)
 
 
 def build_bc_base(task_name: str, out_dir: str | Path, *, demos: int = 50, noise: float = 0.3,
@@ -87,7 +92,7 @@ def build_bc_base(task_name: str, out_dir: str | Path, *, demos: int = 50, noise
         if reuse and demos_path.exists():
             episodes = load_episodes(demos_path)
         else:
-            episodes = collect_task_demos(task, demos, noise, demo_seed)
+            episodes = collect_task_demos(task, demos, noise, demo_seed, printer=printer)
             save_episodes(demos_path, episodes)
         timings['demos_s'] = time.monotonic() - start
         printer(f'demos: {len(episodes)} episodes, {sum(len(e.actions) for e in episodes)} steps '
@@ -95,7 +100,9 @@ def build_bc_base(task_name: str, out_dir: str | Path, *, demos: int = 50, noise
         start = time.monotonic()
         if not (reuse and onnx_path.exists()):
             config = bc or BCConfig()
-            export_onnx(train_bc(episodes, config, seed=bc_seed), onnx_path)
+            def bc_progress(row: dict) -> None:
+                printer(f'BC step {row["step"]}/{config.num_steps}  loss {row["loss"]:.4f}')
+            export_onnx(train_bc(episodes, config, seed=bc_seed, progress=bc_progress), onnx_path)
             onnx_path.with_suffix('.onnx.json').write_text(json.dumps(
                 {'config': dataclasses.asdict(config), 'seed': bc_seed, 'demos': str(demos_path),
                  'noise': noise, 'demo_seed': demo_seed}, indent=2) + '\n')
