@@ -78,7 +78,8 @@ def recipe_preset(name: str, seed: int = 0) -> ResidualRecipe:
 
 
 def apply_overrides(config: Any, items: list[str]) -> Any:
-    """Return a copy of a config dataclass with dotted `key=value` overrides (values parsed as JSON)."""
+    """Return a copy of a config dataclass with dotted `key=value` overrides (values parsed as JSON;
+    true/false in any case are booleans)."""
     import json
     values = to_dict(config)
     for item in items:
@@ -92,6 +93,6 @@ def apply_overrides(config: Any, items: list[str]) -> Any:
             target = target[part]
         try:
             target[parts[-1]] = json.loads(raw)
-        except json.JSONDecodeError:
-            target[parts[-1]] = raw
+        except json.JSONDecodeError:         # a bare string, or Python's True / False
+            target[parts[-1]] = {'true': True, 'false': False}.get(raw.strip().lower(), raw)
     return from_dict(type(config), values)
