@@ -19,6 +19,10 @@ Phases, re-derived from the observation where possible so the expert recovers un
   close  all six hand commands to +1 for `close_steps`, holding the grasp pose
   lift   raise the eef by `lift_m`; if the cube leaves the hand, go to `release`
   release  open the hand where it is for `release_steps` (so it does not drag the cube), then `pre`
+
+Measured (this module's CLI, seeds 0-29, 2 shared CPU cores; noise = std as a fraction of the action
+half-range, on every dimension): noise 0: 30/30, ~62 steps per success; 0.2: 26/30 (87%);
+0.3: 23/30 (77%); 0.4: 8/30 (27%).
 """
 from __future__ import annotations
 
