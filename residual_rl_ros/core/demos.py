@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from residual_rl_ros.core.atomic import atomic_file
 from residual_rl_ros.core.types import Episode
 
 _FORMAT_VERSION = 1
@@ -25,16 +24,8 @@ def save_episodes(path: str | os.PathLike, episodes: Sequence[Episode]) -> None:
         arrays[f'{i}/success'] = np.array(bool(ep.success))
         for camera, frames in ep.images.items():
             arrays[f'{i}/images/{camera}'] = np.asarray(frames, np.uint8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        np.savez_compressed(f, **arrays)
 
 
 def load_episodes(path: str | os.PathLike) -> list[Episode]:

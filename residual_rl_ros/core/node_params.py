@@ -140,6 +140,8 @@ class TrainerParams:
     warmup_env_steps: int = param(2000, 'Env steps of base + uniform noise before any update (paper: 10k)',
                                   low=0, high=100_000_000)
     seed: int = param(0, 'Learner seed', low=0, high=2**31 - 1)
+    torch_threads: int = param(1, 'torch CPU threads for learning (0 = torch default: all cores)', low=0,
+                               high=1024)
     camera_names: list[str] = param([], 'Cameras in the observations, in order (must match the demos)')
     max_episode_steps: int = param(150, 'Episode time limit, to tell a demo that timed out from one that failed',
                                    low=1, high=10_000_000)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from residual_rl_ros.core.atomic import atomic_file
 from residual_rl_ros.core.networks import PolicySpec
 from residual_rl_ros.core.recipe import ResidualRecipe
 from residual_rl_ros.core.types import Observation, Transition
@@ -249,17 +249,8 @@ class ReplayBuffer:
 
 
 def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        np.savez(f, **arrays)
 
 
 class MixedSampler:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
-import tempfile
-from pathlib import Path
 from typing import Any, Mapping
 
 import safetensors.torch
 import torch
+
+from residual_rl_ros.core.atomic import atomic_file, atomic_write  # noqa: F401 (re-exported)
 
 
 def tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:
@@ -57,17 +56,3 @@ def unpack(data: bytes, name: str) -> tuple[dict[str, torch.Tensor], dict[str, A
     return tensors, config
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` via a synced temp file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -16,7 +16,7 @@ class BackgroundTrainer:
     def __init__(self, core: LiveTrainer, slice_s: float = 0.02, idle_s: float = 0.002) -> None:
         self.core = core
         self.slice_s, self.idle_s = slice_s, idle_s
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name='residual-trainer-updates', daemon=True)

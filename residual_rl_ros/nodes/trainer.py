@@ -12,6 +12,7 @@ import math
 import sys
 from pathlib import Path
 
+import torch
 import yaml
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
@@ -26,6 +27,7 @@ from residual_rl_ros.core.live_trainer import STATE_CRITIC_WARMUP, STATE_PAUSED,
 from residual_rl_ros.core.node_params import TrainerParams
 from residual_rl_ros.core.recipe import ResidualRecipe
 from residual_rl_ros.core.training.config import recipe_preset
+from residual_rl_ros.core.training_thread import BackgroundTrainer
 from residual_rl_ros.core.transitions import TransitionAssembler
 from residual_rl_ros.msg import EpisodeEvent, Observation, PolicyActionRecord, PolicyWeights, TrainerStatus
 from residual_rl_ros.ros import qos
@@ -56,6 +58,8 @@ class Trainer(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__('trainer', **kwargs)
         self.params = p = declare_config(self, TrainerParams)
+        if p.torch_threads:
+            torch.set_num_threads(p.torch_threads)
         run_dir = Path(p.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         demos = load_episodes(p.demos_file or run_dir / 'demos.npz')
@@ -77,7 +81,9 @@ class Trainer(Node):
         self.create_subscription(Observation, 'observation', self._on_observation, qos.RECORD)
         self.create_subscription(PolicyActionRecord, 'action_records', self._on_record, qos.RECORD)
         self.create_subscription(EpisodeEvent, 'episode_events', self._on_event, qos.EVENTS)
-        self.create_timer(0.005, self._train)
+        self.worker = BackgroundTrainer(self.core)
+        self.worker.start()
+        self.create_timer(0.05, self._housekeeping)
         self.create_timer(p.status_period_s, self._publish_status)
         self._publish_weights()
         self._publish_status()
@@ -105,14 +111,28 @@ class Trainer(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _store(self, transitions) -> None:
+        with self.worker.lock:
+            self._store_locked(transitions)
+
+    def _store_locked(self, transitions) -> None:
         for transition in transitions:
             self.core.add(transition)
         for end in self.assembler.ended:
-            success = None if end.kind in (EventKind.ABORT, EventKind.TIMEOUT) else end.kind == EventKind.SUCCESS
+            # a timeout is a non-success for the success rate (and truncated, not terminal, for learning);
+            # an operator's abort says nothing about the policy
+            success = None if end.kind == EventKind.ABORT else end.kind == EventKind.SUCCESS
             self.core.end_episode(end.episode_id, success)
             self.get_logger().info(f'episode {end.episode_id}: {end.kind.name}  env_steps {self.core.env_steps}  '
-                                   f'success(last 20) {self.core.success_rate:.0%}  policy v{self._version}')
+                                   f'success(last 20) {self.core.success_rate:.0%}  policy v{self._version}  '
+                                   f'{self._dropped()}')
         self.assembler.ended.clear()
+
+    def _dropped(self) -> str:
+        """Counts of inputs that did not become transitions (empty when none)."""
+        keys = ('unmatched_records', 'late_records', 'late_labels_dropped', 'dropped_truncated_tail')
+        counts = {k: self.assembler.stats[k] for k in keys if self.assembler.stats[k]}
+        waiting = len(self.assembler._waiting)
+        return ' '.join([f'{k} {v}' for k, v in counts.items()] + ([f'waiting {waiting}'] if waiting else []))
 
     def _on_observation(self, msg: Observation) -> None:
         if not msg.stale_sensors:
@@ -131,9 +151,15 @@ class Trainer(Node):
     def _version(self) -> int:
         return int(self.core.learner.counters['policy_version'])
 
-    def _train(self) -> None:
-        self._store(self.assembler.flush(self._now_s()))
-        self.core.train_for(0.05)
+    def _housekeeping(self) -> None:
+        """Finalize ended episodes, publish weights and status, checkpoint; learning runs in self.worker."""
+        if self.worker.error is not None:
+            raise RuntimeError(f'training stopped: {self.worker.error!r}') from self.worker.error
+        with self.worker.lock:
+            self._housekeeping_locked()
+
+    def _housekeeping_locked(self) -> None:
+        self._store_locked(self.assembler.flush(self._now_s()))
         if self.core.state != self.last_state:
             self.last_state = self.core.state
             self._publish_status()
@@ -147,9 +173,15 @@ class Trainer(Node):
             self.get_logger().info(f'max_env_steps {self.params.max_env_steps} reached: done')
             raise SystemExit(0)
 
+    def destroy_node(self) -> None:
+        self.worker.stop()
+        super().destroy_node()
+
     def _publish_weights(self) -> None:
-        self.published_at_actor_updates = self.core.learner.counters['actor_updates']
-        self.weights_pub.publish(weights_to_msg(self.core.weights(), self.get_clock().now().to_msg()))
+        with self.worker.lock:
+            self.published_at_actor_updates = self.core.learner.counters['actor_updates']
+            weights = self.core.weights()
+        self.weights_pub.publish(weights_to_msg(weights, self.get_clock().now().to_msg()))
 
     def _checkpoint(self) -> None:
         folder = self.core.checkpoint()
@@ -157,6 +189,10 @@ class Trainer(Node):
         self.get_logger().info(f'checkpoint at {self.core.env_steps} env steps: {folder}')
 
     def _publish_status(self) -> None:
+        with self.worker.lock:
+            self._publish_status_locked()
+
+    def _publish_status_locked(self) -> None:
         c, m = self.core.learner.counters, self.core.metrics
         status = TrainerStatus(
             state=_STATES.get(self.core.state, TrainerStatus.STATE_TRAINING), policy_version=self._version,

@@ -15,7 +15,7 @@ def resolve_config_file(value: str) -> Path:
         from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
         try:
             shared = Path(get_package_share_directory(PACKAGE)) / value
-        except (PackageNotFoundError, KeyError, LookupError):
+        except (PackageNotFoundError, KeyError, LookupError, OSError):
             shared = None
         if shared is not None and shared.is_file():
             return shared

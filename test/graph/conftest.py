@@ -5,14 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-import rclpy
-from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
+from ros_fixtures import context, spin_until  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,35 +50,3 @@ def processes() -> Iterator[Callable[..., subprocess.Popen]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-@pytest.fixture
-def context() -> Iterator[Context]:
-    ctx = Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
-
-
-@pytest.fixture
-def spin_until(context: Context) -> Callable:
-    def _spin(nodes, predicate: Callable[[], bool], timeout_s: float = 20.0, every: Callable | None = None,
-              period_s: float = 0.2) -> None:
-        executor = SingleThreadedExecutor(context=context)
-        for node in nodes:
-            executor.add_node(node)
-        deadline = time.monotonic() + timeout_s
-        next_call = 0.0
-        try:
-            while not predicate():
-                now = time.monotonic()
-                assert now < deadline, 'condition not met before the deadline'
-                if every is not None and now >= next_call:
-                    every()
-                    next_call = now + period_s
-                executor.spin_once(timeout_sec=0.02)
-        finally:
-            for node in nodes:
-                executor.remove_node(node)
-            executor.shutdown()
-    return _spin

@@ -2,7 +2,6 @@
 import sys
 from pathlib import Path
 
-import pytest
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 

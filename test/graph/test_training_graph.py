@@ -81,7 +81,8 @@ def test_training_graph_runs_episodes_and_updates_the_residual(fetch_run, proces
         if runner.poll() is not None:
             pytest.fail(f'the graph stopped early:\n{runner.stdout.read()[-6000:]}')
         labelled = [e for e in events.values() if e[:1] == [ours.EpisodeEvent.START] and len(e) >= 2]
-        return len({v for v in versions_acted if v > 0}) >= 2 and len(labelled) >= 3
+        return (len({v for v in versions_acted if v > 0}) >= 2 and len(labelled) >= 3
+                and (run_dir / 'episodes.jsonl').exists())
 
     try:
         spin_until([probe], done, timeout_s=240.0)
