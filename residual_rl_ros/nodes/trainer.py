@@ -81,7 +81,8 @@ class Trainer(Node):
         self.create_subscription(Observation, 'observation', self._on_observation, qos.RECORD)
         self.create_subscription(PolicyActionRecord, 'action_records', self._on_record, qos.RECORD)
         self.create_subscription(EpisodeEvent, 'episode_events', self._on_event, qos.EVENTS)
-        self.worker = BackgroundTrainer(self.core)
+        self.worker = BackgroundTrainer(self.core, on_episode_end=self._log_episode)
+        self.ended_kinds: dict[int, str] = {}
         self.worker.start()
         self.create_timer(0.05, self._housekeeping)
         self.create_timer(p.status_period_s, self._publish_status)
@@ -111,21 +112,22 @@ class Trainer(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _store(self, transitions) -> None:
-        with self.worker.lock:
-            self._store_locked(transitions)
-
-    def _store_locked(self, transitions) -> None:
+        """Hand assembled transitions and finished episodes to the learning thread, in order."""
         for transition in transitions:
-            self.core.add(transition)
+            self.worker.submit(transition)
         for end in self.assembler.ended:
             # a timeout is a non-success for the success rate (and truncated, not terminal, for learning);
             # an operator's abort says nothing about the policy
             success = None if end.kind == EventKind.ABORT else end.kind == EventKind.SUCCESS
-            self.core.end_episode(end.episode_id, success)
-            self.get_logger().info(f'episode {end.episode_id}: {end.kind.name}  env_steps {self.core.env_steps}  '
-                                   f'success(last 20) {self.core.success_rate:.0%}  policy v{self._version}  '
-                                   f'{self._dropped()}')
+            self.worker.submit_episode_end(end.episode_id, success)
+            self.ended_kinds[end.episode_id] = end.kind.name
         self.assembler.ended.clear()
+
+    def _log_episode(self, episode_id: int, success: bool | None) -> None:
+        """Called by the learning thread once the episode's transitions are stored."""
+        self.get_logger().info(f'episode {episode_id}: {self.ended_kinds.pop(episode_id, "?")}  env_steps '
+                               f'{self.core.env_steps}  success(last 20) {self.core.success_rate:.0%}  '
+                               f'policy v{self._version}  {self._dropped()}')
 
     def _dropped(self) -> str:
         """Counts of inputs that did not become transitions (empty when none)."""
@@ -155,11 +157,11 @@ class Trainer(Node):
         """Finalize ended episodes, publish weights and status, checkpoint; learning runs in self.worker."""
         if self.worker.error is not None:
             raise RuntimeError(f'training stopped: {self.worker.error!r}') from self.worker.error
-        with self.worker.lock:
+        self._store(self.assembler.flush(self._now_s()))
+        with self.worker.locked():
             self._housekeeping_locked()
 
     def _housekeeping_locked(self) -> None:
-        self._store_locked(self.assembler.flush(self._now_s()))
         if self.core.state != self.last_state:
             self.last_state = self.core.state
             self._publish_status()
@@ -178,7 +180,7 @@ class Trainer(Node):
         super().destroy_node()
 
     def _publish_weights(self) -> None:
-        with self.worker.lock:
+        with self.worker.locked():
             self.published_at_actor_updates = self.core.learner.counters['actor_updates']
             weights = self.core.weights()
         self.weights_pub.publish(weights_to_msg(weights, self.get_clock().now().to_msg()))
@@ -189,7 +191,7 @@ class Trainer(Node):
         self.get_logger().info(f'checkpoint at {self.core.env_steps} env steps: {folder}')
 
     def _publish_status(self) -> None:
-        with self.worker.lock:
+        with self.worker.locked():
             self._publish_status_locked()
 
     def _publish_status_locked(self) -> None:
