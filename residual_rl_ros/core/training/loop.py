@@ -246,4 +246,6 @@ class ResFiTRun:
         run.recent_success.extend(state['recent_success'])
         run.last_metrics = state['last_metrics']
         run.noise_rng.bit_generator.state = state['noise_rng']
+        # Evaluations logged after the checkpoint by the interrupted process are redone: drop them.
+        atomic_write(Path(out_dir) / METRICS_FILE, ''.join(json.dumps(h) + '\n' for h in run.history).encode())
         return run
