@@ -73,9 +73,12 @@ class ResidualPolicy(Node):
             self.create_timer(self.params.timing_report_period_s, self._report_timing)
 
     def _on_observation(self, msg: Observation) -> None:
-        self.observations[stamp_ns(msg.header.stamp)] = msg
+        stamp = stamp_ns(msg.header.stamp)
+        self.observations[stamp] = msg
         while len(self.observations) > 16:
             self.observations.popitem(last=False)
+        if self.pending is not None and stamp_ns(self.pending.observation_stamp) == stamp:
+            self._on_base_action(self.pending)    # its base action came first (topics race each other)
 
     def _on_event(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.START:
