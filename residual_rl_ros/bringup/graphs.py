@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 PACKAGE = 'residual_rl_ros'
+RESPAWN_DELAY_S = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +29,7 @@ class NodeEntry:
     name: str
     remappings: tuple[tuple[str, str], ...] = ()
     required: bool = False          # when it exits, the whole graph shuts down
+    respawn: bool = False           # restarted RESPAWN_DELAY_S after it exits (a crashed policy node comes back)
     parameter_args: tuple[str, ...] = ()   # arguments passed to the node as parameters of the same name
 
 
@@ -52,10 +54,10 @@ RECORDER = NodeEntry('recorder', 'recorder', parameter_args=('run_dir',))
 def _sim_graph(name: str, description: str, train: bool) -> Graph:
     nodes = [
         NodeEntry('sim_robot', 'sim_robot'),
-        NodeEntry('ingestion', 'ingestion'),
-        NodeEntry('base_policy', 'base_policy', parameter_args=('run_dir',)),
-        NodeEntry('residual_policy', 'residual_policy', parameter_args=('run_dir',)),
-        NodeEntry('safety_limit', 'safety_limit', remappings=(SIM_COMMANDS,)),
+        NodeEntry('ingestion', 'ingestion', respawn=True),
+        NodeEntry('base_policy', 'base_policy', parameter_args=('run_dir',), respawn=True),
+        NodeEntry('residual_policy', 'residual_policy', parameter_args=('run_dir',), respawn=True),
+        NodeEntry('safety_limit', 'safety_limit', remappings=(SIM_COMMANDS,), respawn=True),
         NodeEntry('reward_button', 'reward_button', required=not train),
         NodeEntry('operator_ui', 'operator_ui'),
     ]
@@ -84,10 +86,11 @@ GRAPHS: dict[str, Graph] = {
                      "The robot controller's std_msgs/Float64MultiArray command topic"),
         ),
         (
-            NodeEntry('ingestion', 'ingestion', remappings=(('joint_states', '$(joint_states_topic)'),)),
-            NodeEntry('base_policy', 'base_policy', parameter_args=('run_dir',)),
-            NodeEntry('residual_policy', 'residual_policy', parameter_args=('run_dir',)),
-            NodeEntry('safety_limit', 'safety_limit', remappings=(('commands', '$(command_topic)'),)),
+            NodeEntry('ingestion', 'ingestion', remappings=(('joint_states', '$(joint_states_topic)'),),
+                      respawn=True),
+            NodeEntry('base_policy', 'base_policy', parameter_args=('run_dir',), respawn=True),
+            NodeEntry('residual_policy', 'residual_policy', parameter_args=('run_dir',), respawn=True),
+            NodeEntry('safety_limit', 'safety_limit', remappings=(('commands', '$(command_topic)'),), respawn=True),
             NodeEntry('reward_button', 'reward_button', required=True),
             NodeEntry('operator_ui', 'operator_ui'),
             RECORDER,

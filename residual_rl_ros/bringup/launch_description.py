@@ -12,7 +12,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from residual_rl_ros.bringup.graphs import GRAPHS, PACKAGE, Argument, NodeEntry, argument_reference
+from residual_rl_ros.bringup.graphs import GRAPHS, PACKAGE, RESPAWN_DELAY_S, Argument, NodeEntry, argument_reference
 
 
 def _declare(argument: Argument) -> DeclareLaunchArgument:
@@ -31,7 +31,8 @@ def _node(entry: NodeEntry) -> Node:
         parameters.append({name: LaunchConfiguration(name) for name in entry.parameter_args})
     return Node(package=PACKAGE, executable=entry.executable, name=entry.name,
                 namespace=LaunchConfiguration('namespace'), parameters=parameters, remappings=remappings,
-                arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')], output='screen')
+                arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')], output='screen',
+                respawn=entry.respawn, respawn_delay=RESPAWN_DELAY_S if entry.respawn else 0.0)
 
 
 def generate_for(graph_name: str) -> LaunchDescription:

@@ -18,7 +18,10 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from residual_rl_ros.bringup.graphs import GRAPHS, PACKAGE, Graph, argument_reference
+from residual_rl_ros.bringup.graphs import GRAPHS, PACKAGE, RESPAWN_DELAY_S, Graph, argument_reference
+
+
+CONFIG_ERROR_EXIT = 2      # what a node's main() returns for a configuration error (ros/node_main.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +29,7 @@ class ProcessPlan:
     name: str
     cmd: tuple[str, ...]
     required: bool
+    respawn: bool = False
 
 
 def package_prefix() -> Path:
@@ -66,7 +70,7 @@ def plan(graph: Graph, overrides: Mapping[str, str] | None = None,
         for source, target in node.remappings:
             reference = argument_reference(target)
             cmd += ['-r', f'{source}:={args[reference] if reference else target}']
-        plans.append(ProcessPlan(node.name, tuple(cmd), node.required))
+        plans.append(ProcessPlan(node.name, tuple(cmd), node.required, node.respawn))
     return plans
 
 
@@ -77,32 +81,60 @@ def _pump(name: str, stream, lock: threading.Lock) -> None:
             sys.stdout.flush()
 
 
-def run(plans: Sequence[ProcessPlan], grace_s: float = 10.0) -> int:
-    """Start every process; stop all when a required one exits or on SIGINT/SIGTERM. Returns an exit code."""
+def _start(plan: ProcessPlan, lock: threading.Lock) -> subprocess.Popen:
+    proc = subprocess.Popen(plan.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    threading.Thread(target=_pump, args=(plan.name, proc.stdout, lock), daemon=True).start()
+    return proc
+
+
+def run(plans: Sequence[ProcessPlan], grace_s: float = 10.0, respawn_delay_s: float = RESPAWN_DELAY_S) -> int:
+    """Start every process; stop all when a required one exits or on SIGINT/SIGTERM. Returns an exit code.
+
+    A process planned with `respawn` is started again `respawn_delay_s` after it exits (launch_ros's
+    respawn), until the graph stops.
+    """
     lock = threading.Lock()
-    procs: dict[str, subprocess.Popen] = {}
+    by_name = {p.name: p for p in plans}
+    procs: dict[str, subprocess.Popen] = {p.name: _start(p, lock) for p in plans}
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    for p in plans:
-        procs[p.name] = subprocess.Popen(p.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                         start_new_session=True)
-        threading.Thread(target=_pump, args=(p.name, procs[p.name].stdout, lock), daemon=True).start()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _supervise(plans, by_name, procs, stop, lock, grace_s, respawn_delay_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _supervise(plans: Sequence[ProcessPlan], by_name: Mapping[str, ProcessPlan], procs: dict[str, subprocess.Popen],
+               stop: threading.Event, lock: threading.Lock, grace_s: float, respawn_delay_s: float) -> int:
+    """Watch the processes until a required one exits, all have exited, or `stop` is set."""
     required = {p.name for p in plans if p.required}
     exit_code = 0
-    reported: set[str] = set()
+    reported: dict[str, float] = {}       # exited process -> when it was seen gone
     while not stop.is_set():
         ended = [n for n, proc in procs.items() if proc.poll() is not None]
-        for name in sorted(set(ended) - reported):
-            reported.add(name)
+        for name in sorted(set(ended) - set(reported)):
+            reported[name] = time.monotonic()
             with lock:
-                print(f'[launch] {name} exited with code {procs[name].returncode}', flush=True)
+                print(f'[launch] {name} exited with code {procs[name].returncode}'
+                      f'{", respawning" if _respawns(by_name[name], procs[name]) else ""}', flush=True)
+        for name in [n for n in ended if _respawns(by_name[n], procs[n]) and n not in required]:
+            if time.monotonic() - reported[name] >= respawn_delay_s:
+                procs[name] = _start(by_name[name], lock)
+                del reported[name]
+        ended = [n for n, proc in procs.items() if proc.poll() is not None]
         if any(n in required for n in ended) or len(ended) == len(procs):
             exit_code = max((procs[n].returncode for n in ended if n in required), default=0, key=abs)
             break
         stop.wait(0.2)
     _shutdown(procs, grace_s)
     return exit_code
+
+
+def _respawns(plan: ProcessPlan, proc: subprocess.Popen) -> bool:
+    """Respawn a crash, not a configuration error (exit status 2: starting again cannot help)."""
+    return plan.respawn and proc.returncode != CONFIG_ERROR_EXIT
 
 
 def _shutdown(procs: Mapping[str, subprocess.Popen], grace_s: float) -> None:

@@ -48,14 +48,15 @@ def _launch_view(description: Recorded, overrides: dict[str, str]) -> tuple[dict
         nodes.append({'executable': kw['executable'], 'name': kw['name'], 'package': kw['package'],
                       'namespace': _evaluate(kw['namespace'], args), 'params_files': params_files,
                       'params': param_values, 'log_level': _evaluate(kw['arguments'][2], args),
-                      'remappings': [(s, _evaluate(t, args)) for s, t in kw['remappings']]})
+                      'remappings': [(s, _evaluate(t, args)) for s, t in kw['remappings']],
+                      'respawn': kw['respawn']})
     return {a.args[0]: a for a in declared}, nodes
 
 
 def _runner_view(plan: runner.ProcessPlan) -> dict:
     cmd = list(plan.cmd)
     view = {'executable': Path(cmd[0]).name, 'package': Path(cmd[0]).parent.name, 'namespace': '',
-            'params_files': [], 'params': {}, 'remappings': []}
+            'params_files': [], 'params': {}, 'remappings': [], 'respawn': plan.respawn}
     assert cmd[1] == '--ros-args'
     i = 2
     while i < len(cmd):
