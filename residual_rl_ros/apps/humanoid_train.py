@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault('MUJOCO_GL', 'egl')
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')   # a simulation: keep DDS on this machine
     print(f'[humanoid_train] run dir {run_dir}', flush=True)
     from residual_rl_ros.core.training.pipeline import build_bc_base
     from residual_rl_ros.sim.registry import make_task
