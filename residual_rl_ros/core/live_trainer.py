@@ -51,6 +51,7 @@ class LiveTrainer:
                 self.buffers['demo'].add(transition)
             self.buffers['demo'].end_episode()
         self.owed_env_steps = 0
+        self.skipped_env_steps = 0
         self.stored = 0
         self.stored_keys: set[tuple[int, int, int]] = set()   # sources of stored transitions
         self.episodes: list[dict] = []
@@ -97,6 +98,8 @@ class LiveTrainer:
         self.buffers['intervention' if transition.intervention else 'online'].add(transition)
         self.stored += 1
         if self.stored > self.warmup_env_steps:
+            if self.owed_env_steps >= self.max_backlog:
+                self.skipped_env_steps += 1      # learning cannot keep up: these steps' updates are not paid
             self.owed_env_steps = min(self.owed_env_steps + 1, self.max_backlog)
         else:
             self.learner.counters['env_steps'] += 1

@@ -133,6 +133,8 @@ class Trainer(Node):
         """Counts of inputs that did not become transitions (empty when none)."""
         keys = ('unmatched_records', 'late_records', 'late_labels_dropped', 'dropped_truncated_tail')
         counts = {k: self.assembler.stats[k] for k in keys if self.assembler.stats[k]}
+        if self.core.skipped_env_steps:
+            counts['updates_skipped_for_steps'] = self.core.skipped_env_steps   # the learner fell behind
         waiting = len(self.assembler._waiting)
         return ' '.join([f'{k} {v}' for k, v in counts.items()] + ([f'waiting {waiting}'] if waiting else []))
 
