@@ -18,7 +18,6 @@ from std_msgs.msg import Float64MultiArray
 
 from residual_rl_ros import msg as ours
 from residual_rl_ros.ros import qos
-from test_training_graph import fetch_run  # noqa: F401  (fixture: demos + fetch params)
 
 RATE_HZ = 25.0                    # Fetch's control rate; realtime physics steps at it
 PERIOD_S = 1.0 / RATE_HZ

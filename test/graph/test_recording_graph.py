@@ -22,7 +22,6 @@ from residual_rl_ros.bags.reader import read_messages, storage_files
 from residual_rl_ros.bags.replay import TRANSITION_TYPES, transitions
 from residual_rl_ros.core.transitions import TransitionAssembler
 from residual_rl_ros.ros import qos
-from test_training_graph import fetch_run  # noqa: F401  (fixture: demos + fetch params)
 
 
 def _children(parent: int) -> dict[str, int]:

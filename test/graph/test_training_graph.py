@@ -10,47 +10,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-import yaml
 from rclpy.node import Node
 
 from residual_rl_ros import msg as ours
-from residual_rl_ros.core.demos import save_episodes
 from residual_rl_ros.ros import qos
-
-ROOT = Path(__file__).resolve().parents[2]
-FETCH_JOINTS = ['ee_dx', 'ee_dy', 'ee_dz', 'gripper']
-BASE = 'residual_rl_ros.sim.scripted_base:fetch_noisy_expert'
-
-
-def _fetch_params(run_dir: Path) -> dict:
-    params = yaml.safe_load((ROOT / 'config' / 'humanoid_train.yaml').read_text())
-    params['sim_robot']['ros__parameters'].update(task='fetch_pick_place', seed=7)
-    params['ingestion']['ros__parameters'].update(task_state_dim=18)
-    params['base_policy']['ros__parameters'].update(policy=BASE, joint_names=list(FETCH_JOINTS))
-    params['residual_policy']['ros__parameters'].update(control_rate_hz=25.0, timing_report_period_s=2.0)
-    params['safety_limit']['ros__parameters'].update(
-        joint_names=list(FETCH_JOINTS), limits_file=str(ROOT / 'config' / 'fetch_pick_place_joint_limits.yaml'))
-    recipe = run_dir / 'recipe.yaml'
-    recipe.write_text(yaml.safe_dump({'learner': {'critic_warmup_updates': 30}}))
-    params['trainer']['ros__parameters'].update(
-        recipe_preset='tiny', recipe_file=str(recipe), base_policy=BASE, max_episode_steps=50, warmup_env_steps=60,
-        publish_weights_every_updates=15, checkpoint_every_env_steps=200, max_env_steps=100_000,
-        status_period_s=0.5)
-    return params
-
-
-@pytest.fixture
-def fetch_run(tmp_path: Path) -> tuple[Path, Path]:
-    from residual_rl_ros.sim.collect_demos import collect_demos
-    from residual_rl_ros.sim.demonstrators import make_demonstrator
-    from residual_rl_ros.sim.registry import make_task
-    task = make_task('fetch_pick_place', seed=0)
-    save_episodes(tmp_path / 'demos.npz', collect_demos(task, make_demonstrator(task), 6, seed=0, noise_std=0.1))
-    task.close()
-    params_file = tmp_path / 'params.yaml'
-    params_file.write_text(yaml.safe_dump(_fetch_params(tmp_path)))
-    return tmp_path, params_file
-
 
 def test_training_graph_runs_episodes_and_updates_the_residual(fetch_run, processes, context, spin_until) -> None:
     run_dir, params_file = fetch_run
