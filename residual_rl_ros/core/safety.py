@@ -85,7 +85,7 @@ class SafetyFilter:
             return self._hold(now_s, f'proposal has {proposed.size} values, expected {self.limits.min_position.size}')
         if not np.all(np.isfinite(proposed)):
             return self._hold(now_s, _joints('non-finite proposal', self.limits, ~np.isfinite(proposed)))
-        self.last_proposal_time_s = now_s
+        self.last_proposal_time_s = max(now_s, self.last_proposal_time_s or now_s)
         dt = 0.0 if self.last_output_time_s is None else now_s - self.last_output_time_s
         command, reasons = limit_step(proposed, self.previous, self.previous_velocity, dt, self.limits)
         self._emit(command, now_s, dt)
@@ -119,4 +119,5 @@ class SafetyFilter:
         if self.previous is not None and dt > 0.0:
             self.previous_velocity = (command - self.previous) / dt
         self.previous = command.copy()
-        self.last_output_time_s = now_s
+        # a clock that steps back (NTP, a replayed stamp) must not widen the next step's allowance
+        self.last_output_time_s = now_s if self.last_output_time_s is None else max(self.last_output_time_s, now_s)

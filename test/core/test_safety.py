@@ -77,3 +77,12 @@ def test_limits_are_matched_by_name_not_position() -> None:
 def test_bad_limit_files_name_the_joint_and_value(entry, message) -> None:
     with pytest.raises(ValueError, match=f'joint_limits.elbow.*{message}'):
         parse_joint_limits({'elbow': entry})
+
+
+def test_a_clock_stepping_back_does_not_widen_the_next_step() -> None:
+    limits = parse_joint_limits({'a': {'has_position_limits': True, 'min_position': -10.0, 'max_position': 10.0,
+                                       'has_velocity_limits': True, 'max_velocity': 1.0}})
+    flt = SafetyFilter(limits, 1.0, hold_command=np.zeros(1))
+    flt.propose(np.array([0.0]), 1.0)
+    assert flt.propose(np.array([5.0]), 0.5).command[0] == 0.0        # time went back: no motion
+    assert flt.propose(np.array([5.0]), 1.1).command[0] == pytest.approx(0.1)   # 0.1 s after the latest time
