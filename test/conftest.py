@@ -1,4 +1,5 @@
-"""Test tiers by folder: core (no ROS), ros (messages), node (in-process rclpy), graph (DDS), build."""
+"""Test tiers by folder: core and sim (no ROS), ros (messages), node (in-process rclpy), graph (DDS),
+colcon (the `build` marker: colcon builds the package)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 _TIER_BY_FOLDER = {'core': 'core', 'sim': 'core', 'ros': 'ros', 'node': 'node', 'graph': 'graph',
-                   'build': 'build'}
+                   'colcon': 'build'}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
