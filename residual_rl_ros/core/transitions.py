@@ -71,6 +71,11 @@ class TransitionAssembler:
                       'late_records': 0, 'unmatched_records': 0, 'relabels': 0, 'undos': 0,
                       'late_labels_dropped': 0}
 
+    @property
+    def records_waiting(self) -> int:
+        """Records held until their observation arrives."""
+        return len(self._waiting)
+
     def add_observation(self, stamp_ns: int, observation: Observation) -> list[Transition]:
         self._observations[stamp_ns] = observation
         while len(self._observations) > self.max_pending:

@@ -135,7 +135,7 @@ class Trainer(Node):
         counts = {k: self.assembler.stats[k] for k in keys if self.assembler.stats[k]}
         if self.core.skipped_env_steps:
             counts['updates_skipped_for_steps'] = self.core.skipped_env_steps   # the learner fell behind
-        waiting = len(self.assembler._waiting)
+        waiting = self.assembler.records_waiting
         return ' '.join([f'{k} {v}' for k, v in counts.items()] + ([f'waiting {waiting}'] if waiting else []))
 
     def _on_observation(self, msg: Observation) -> None:
