@@ -5,7 +5,8 @@ publishes `action_proposal` (residual_rl_ros/PolicyActionRecord; executed_action
 New weights from `policy_weights` (latched) are validated and swapped between ticks; a rejected update
 keeps the running policy. The last `keep_weight_versions` are kept: setting `pinned_version` (at run
 time) runs that version and ignores newer ones (rollback), 0 follows the latest again. Events for other
-episodes (late labels, undo) do not stop the running episode. While the trainer reports WARMUP the residual is the recipe's uniform noise.
+episodes (late labels, undo) do not stop the running episode. While the trainer reports WARMUP the residual is the recipe's uniform noise;
+an evaluation episode (START with `evaluation`) runs the residual deterministically.
 Timing (achieved rate, jitter, misses, latency) is logged every `timing_report_period_s`.
 """
 from __future__ import annotations
@@ -61,6 +62,7 @@ class ResidualPolicy(Node):
         self.episode_id = 0
         self.start_stamp_ns: int | None = None      # set while an episode runs
         self.warmup = False
+        self.evaluating = False     # the running episode is an evaluation episode: no exploration
         self.tick = 0
         self.stats = TickStats(self.params.control_rate_hz)
         self.pub = self.create_publisher(PolicyActionRecord, 'action_proposal', qos.CONTROL)
@@ -83,6 +85,7 @@ class ResidualPolicy(Node):
     def _on_event(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.START:
             self.episode_id, self.start_stamp_ns = msg.episode_id, stamp_ns(msg.header.stamp)
+            self.evaluating = bool(msg.evaluation)
             self.stats.restart()
             if self.pending is not None:
                 self._on_base_action(self.pending)
@@ -139,8 +142,8 @@ class ResidualPolicy(Node):
             return
         self.pending = None
         obs_msg = self.observations[obs_ns]
-        mode = 'warmup' if self.warmup and self.params.explore else (
-            'explore' if self.params.explore else 'deterministic')
+        explore = self.params.explore and not self.evaluating
+        mode = 'warmup' if self.warmup and explore else ('explore' if explore else 'deterministic')
         decision = decide(self.actor, observation_from_msg(obs_msg), np.asarray(msg.action), msg.chunk_phase,
                           mode, self.rng)
         record = PolicyActionRecord(
