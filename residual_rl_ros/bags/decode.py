@@ -149,7 +149,7 @@ def decode_event(raw: bytes | memoryview) -> EpisodeEvent:
         kind, source = EventKind(msg.event), EventSource(msg.source)
     except ValueError as exc:
         raise ValueError(f'EpisodeEvent with unknown event/source ({msg.event}, {msg.source})') from exc
-    return EpisodeEvent(kind, source, int(msg.episode_id), msg.note)
+    return EpisodeEvent(kind, source, int(msg.episode_id), msg.note, bool(getattr(msg, 'evaluation', False)))
 
 
 def deserialize(raw: bytes | memoryview, msgtype: str):

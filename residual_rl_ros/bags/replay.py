@@ -110,7 +110,7 @@ def feed_trainer(trainer: LiveTrainer, paths: Iterable[str | Path], after_add: C
                 stats.episodes += 1
                 if end.episode_id in touched:
                     success = None if end.kind in (EventKind.ABORT, EventKind.TIMEOUT) else end.kind == EventKind.SUCCESS
-                    trainer.end_episode(end.episode_id, success)
+                    trainer.end_episode(end.episode_id, success, end.evaluation)
             assembler.ended.clear()
             if progress is not None and time.monotonic() >= next_report:
                 stats.seconds = time.monotonic() - start

@@ -66,7 +66,8 @@ class TransitionAssembler:
         self._waiting: list[ActionRecord] = []     # records whose observation has not arrived yet
         self._episodes: dict[int, _Episode] = {}
         self._finished: set[int] = set()
-        self.ended: list[EpisodeEvent] = []        # finalized episodes' end events, for the caller to drain
+        self._evaluation: set[int] = set()         # episodes whose START said evaluation
+        self.ended: list[EpisodeEvent] = []        # finalized episodes' end events (evaluation = as started)
         self.stats = {'transitions': 0, 'episodes': 0, 'successes': 0, 'dropped_truncated_tail': 0,
                       'late_records': 0, 'unmatched_records': 0, 'relabels': 0, 'undos': 0,
                       'late_labels_dropped': 0}
@@ -116,6 +117,8 @@ class TransitionAssembler:
                 self.stats['relabels'] += 1
             episode.end, episode.end_time_s = event, now_s
         elif event.kind == EventKind.START:
+            if event.evaluation:
+                self._evaluation.add(event.episode_id)
             for episode_id in sorted(self._episodes):
                 episode = self._episodes[episode_id]
                 if (episode_id < event.episode_id and episode.end is not None
@@ -143,7 +146,9 @@ class TransitionAssembler:
     def _finalize(self, episode_id: int) -> list[Transition]:
         episode = self._episodes.pop(episode_id)
         self._finished.add(episode_id)
-        self.ended.append(episode.end)
+        evaluation = episode_id in self._evaluation
+        self._evaluation.discard(episode_id)
+        self.ended.append(dataclasses.replace(episode.end, evaluation=evaluation))
         out = self._emit_ready(episode_id, episode)
         self.stats['episodes'] += 1
         if not episode.steps or episode.emitted >= len(episode.steps):
