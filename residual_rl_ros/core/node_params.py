@@ -23,6 +23,11 @@ class RewardButtonParams:
     auto_start: bool = param(False, 'Start the next episode automatically after each reset')
     wait_for_trainer: bool = param(False, 'auto_label: start the first episode only once trainer_status is '
                                    'heard (no step is lost to a trainer that is still loading)')
+    wait_for_trainer_updates: bool = param(False, 'auto_start: start the next episode only once trainer_status '
+                                           'reports no owed updates (simulation: the recipe\'s full UTD is paid '
+                                           'whatever the CPU speed; a real robot waits during its reset instead)')
+    eval_every_episodes: int = param(0, 'auto_start: every Nth episode is an evaluation episode (no exploration; '
+                                     'its outcome measures the policy); 0 = none', low=0, high=1_000_000)
     max_episodes: int = param(0, 'Stop (exit 0) after this many labelled episodes (0 = never)',
                               low=0, high=2**31 - 1)
     label_window_s: float = param(3.0, 'Late labels and undo are accepted this long after an episode\'s last '
@@ -126,6 +131,13 @@ class SafetyLimitParams:
                                     'teleop/commands expire after this long', low=0.001, high=60.0)
     reset_pose: list[float] = param([], 'Joint targets (joint_names order) driven within the limits while '
                                     'the episode authority resets (RESET until START); empty = off')
+    base_timeout_s: float = param(0.5, 'Watchdog: base_action silent this long is an ERROR diagnostic (the '
+                                  'residual proposes nothing, so the command timeout holds)', low=0.001, high=60.0)
+    trainer_warn_after_s: float = param(10.0, 'Watchdog: trainer_status silent, or its env steps frozen, this long '
+                                        'while episodes run is a WARN diagnostic (the residual keeps its weights)',
+                                        low=0.1, high=3600.0)
+    trainer_error_after_s: float = param(30.0, 'Watchdog: ... this long is an ERROR diagnostic', low=0.1,
+                                         high=3600.0)
 
 
 @dataclasses.dataclass
@@ -155,6 +167,9 @@ class TrainerParams:
     relabel_window_s: float = param(4.0, 'An ended episode stays open this long for late labels and undo '
                                     '(keep it above reward_button.label_window_s)', low=0.0, high=3600.0)
     paused: bool = param(False, 'Pause updates (transitions are still stored); settable at run time')
+    max_update_backlog_env_steps: int = param(2000, 'At most this many env steps\' updates are owed; steps beyond '
+                                              'it are stored but their updates skipped (a learner slower than the '
+                                              'robot falls behind boundedly)', low=1, high=100_000_000)
     backfill_bags: str = param('bags', 'On start, store the transitions recorded in this folder (relative to '
                                'run_dir) that the checkpoint lacks: nothing recorded is lost to a crash '
                                "(empty = off)")

@@ -11,6 +11,11 @@ the operator's `teleop/commands` (Float64MultiArray, joint_names order) replace 
 through the same limits; their records carry intervention=True. A stale teleop command holds. While the
 episode authority resets (RESET until START on `episode_events`), a configured `reset_pose` is driven
 through the same limits at the watchdog rate (teleop, when enabled, takes precedence).
+
+Watchdogs (core/watchdog.py), published on `diagnostics` once a second next to the limits' status: a
+silent `base_action` or a residual that stops proposing while an episode runs (the command timeout holds,
+and the hold's reason names the silent stage), a trainer whose `trainer_status` stops or whose env steps
+freeze while records are executed (WARN, then ERROR; the residual keeps its weights).
 """
 from __future__ import annotations
 
@@ -26,7 +31,8 @@ from std_srvs.srv import Trigger
 from residual_rl_ros.core.joint_limits import parse_joint_limits
 from residual_rl_ros.core.node_params import SafetyLimitParams
 from residual_rl_ros.core.safety import SafetyFilter, SafetyResult
-from residual_rl_ros.msg import EpisodeEvent, PolicyActionRecord
+from residual_rl_ros.core.watchdog import OK, Check, TrainerWatch, UpstreamWatch
+from residual_rl_ros.msg import BaseAction, EpisodeEvent, PolicyActionRecord, TrainerStatus
 from residual_rl_ros.ros import qos
 from residual_rl_ros.ros.node_main import run_node
 from residual_rl_ros.ros.params import declare_config
@@ -64,6 +70,9 @@ class SafetyLimit(Node):
         self.teleop: tuple[np.ndarray, float] | None = None   # latest teleop command and its arrival time
         self.last_policy_s = -np.inf
         self.interventions = 0
+        self.upstream = UpstreamWatch(self.params.base_timeout_s, self.params.command_timeout_s)
+        self.trainer_watch = TrainerWatch(self.params.trainer_warn_after_s, self.params.trainer_error_after_s)
+        self.episode_id = 0
         self.command_pub = self.create_publisher(Float64MultiArray, 'commands', qos.COMMAND)
         self.record_pub = self.create_publisher(PolicyActionRecord, 'action_records', qos.RECORD)
         self.create_subscription(PolicyActionRecord, 'action_proposal', self._on_proposal, qos.CONTROL)
@@ -71,6 +80,9 @@ class SafetyLimit(Node):
         self.create_subscription(Float64MultiArray, 'teleop/commands', self._on_teleop_command, qos.CONTROL)
         self.create_subscription(Bool, 'teleop/enable', self._on_teleop_enable, qos.CONTROL)
         self.create_subscription(EpisodeEvent, 'episode_events', self._on_event, qos.EVENTS)
+        self.create_subscription(BaseAction, 'base_action', lambda m: self.upstream.on_base_action(self._now_s()),
+                                 qos.CONTROL)
+        self.create_subscription(TrainerStatus, 'trainer_status', self._on_trainer_status, qos.LATCHED)
         self.create_service(Trigger, '~/reset_estop', self._on_reset_estop)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.EVENTS_VOLATILE)
         self.create_timer(1.0 / self.params.watchdog_rate_hz, self._watchdog)
@@ -100,6 +112,8 @@ class SafetyLimit(Node):
     def _on_proposal(self, msg: PolicyActionRecord) -> None:
         now_s = self._now_s()
         self.last_policy_s = now_s
+        self.upstream.on_proposal(now_s)
+        self.trainer_watch.on_record(now_s)
         if self._teleop_active(now_s):        # intervention: the operator's command, still limited
             msg.intervention = True
             self.interventions += 1
@@ -133,6 +147,15 @@ class SafetyLimit(Node):
     def _on_event(self, msg: EpisodeEvent) -> None:
         if msg.event in (EpisodeEvent.RESET, EpisodeEvent.START):
             self.resetting = msg.event == EpisodeEvent.RESET
+        if msg.event == EpisodeEvent.START:
+            self.episode_id = msg.episode_id
+            self.upstream.on_episode(True, self._now_s())
+        elif msg.event == EpisodeEvent.RESET or (msg.event != EpisodeEvent.UNDO and msg.episode_id in
+                                                 (0, self.episode_id)):
+            self.upstream.on_episode(False, self._now_s())
+
+    def _on_trainer_status(self, msg: TrainerStatus) -> None:
+        self.trainer_watch.on_status(msg.env_steps, msg.policy_version, self._now_s())
 
     def _watchdog(self) -> None:
         now_s = self._now_s()
@@ -141,7 +164,8 @@ class SafetyLimit(Node):
             return
         result = self.filter.check_timeout(now_s)
         if result is not None:
-            self._send(result)
+            silent = tuple(c.message for c in self.upstream.checks(now_s) if c.level != OK)
+            self._send(SafetyResult(result.command, result.held, result.reasons + silent))
 
     def _send(self, result: SafetyResult) -> bool:
         if result.held:
@@ -165,9 +189,17 @@ class SafetyLimit(Node):
                          KeyValue(key='teleop_active', value=str(self._teleop_active(self._now_s()))),
                          KeyValue(key='interventions', value=str(self.interventions)),
                          KeyValue(key='resetting', value=str(self.resetting))]
-        array = DiagnosticArray(status=[status])
+        now_s = self._now_s()
+        checks = self.upstream.checks(now_s) + [self.trainer_watch.check(now_s)]
+        array = DiagnosticArray(status=[status] + [self._watchdog_status(c) for c in checks])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
+
+    def _watchdog_status(self, check: Check) -> DiagnosticStatus:
+        status = DiagnosticStatus(level=bytes([check.level]), name=f'{self.get_name()}: watchdog {check.name}',
+                                  hardware_id='residual_rl_ros', message=check.message)
+        status.values = [KeyValue(key='behaviour', value=check.behaviour)] if check.behaviour else []
+        return status
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data:
