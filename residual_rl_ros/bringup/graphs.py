@@ -28,8 +28,9 @@ class NodeEntry:
     executable: str
     name: str
     remappings: tuple[tuple[str, str], ...] = ()
-    required: bool = False          # when it exits, the whole graph shuts down
-    respawn: bool = False           # restarted RESPAWN_DELAY_S after it exits (a crashed policy node comes back)
+    required: bool = False          # when it exits (for good), the whole graph shuts down
+    respawn: bool = False           # restarted RESPAWN_DELAY_S after it exits (a crashed policy node comes back;
+                                    # a required one only after a crash, not a clean exit or config error)
     parameter_args: tuple[str, ...] = ()   # arguments passed to the node as parameters of the same name
 
 
@@ -62,7 +63,7 @@ def _sim_graph(name: str, description: str, train: bool) -> Graph:
         NodeEntry('operator_ui', 'operator_ui'),
     ]
     if train:
-        nodes.append(NodeEntry('trainer', 'trainer', required=True, parameter_args=('run_dir',)))
+        nodes.append(NodeEntry('trainer', 'trainer', required=True, respawn=True, parameter_args=('run_dir',)))
         nodes.append(RECORDER)
     return Graph(name, description, COMMON_ARGUMENTS + (_params_file(name),), tuple(nodes))
 

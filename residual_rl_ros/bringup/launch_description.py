@@ -13,6 +13,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from residual_rl_ros.bringup.graphs import GRAPHS, PACKAGE, RESPAWN_DELAY_S, Argument, NodeEntry, argument_reference
+from residual_rl_ros.bringup.runner import CONFIG_ERROR_EXIT
 
 
 def _declare(argument: Argument) -> DeclareLaunchArgument:
@@ -35,6 +36,15 @@ def _node(entry: NodeEntry) -> Node:
                 respawn=entry.respawn, respawn_delay=RESPAWN_DELAY_S if entry.respawn else 0.0)
 
 
+def _shutdown_unless_respawned(entry: NodeEntry):
+    """On a required node's exit: shut down, unless it crashed and respawns (as runner.py decides)."""
+    def on_exit(event, context):
+        if entry.respawn and event.returncode not in (0, CONFIG_ERROR_EXIT):
+            return None
+        return [EmitEvent(event=Shutdown(reason=f'{entry.name} exited'))]
+    return on_exit
+
+
 def generate_for(graph_name: str) -> LaunchDescription:
     """The LaunchDescription of `graph_name`: its arguments, its nodes, shutdown when a required one exits."""
     graph = GRAPHS[graph_name]
@@ -43,6 +53,6 @@ def generate_for(graph_name: str) -> LaunchDescription:
         node = _node(entry)
         actions.append(node)
         if entry.required:
-            actions.append(RegisterEventHandler(OnProcessExit(
-                target_action=node, on_exit=[EmitEvent(event=Shutdown(reason=f'{entry.name} exited'))])))
+            actions.append(RegisterEventHandler(OnProcessExit(target_action=node, on_exit=_shutdown_unless_respawned(
+                entry))))
     return LaunchDescription(actions)

@@ -119,12 +119,12 @@ def _supervise(plans: Sequence[ProcessPlan], by_name: Mapping[str, ProcessPlan],
             with lock:
                 print(f'[launch] {name} exited with code {procs[name].returncode}'
                       f'{", respawning" if _respawns(by_name[name], procs[name]) else ""}', flush=True)
-        for name in [n for n in ended if _respawns(by_name[n], procs[n]) and n not in required]:
+        for name in [n for n in ended if _respawns(by_name[n], procs[n])]:
             if time.monotonic() - reported[name] >= respawn_delay_s:
                 procs[name] = _start(by_name[name], lock)
                 del reported[name]
         ended = [n for n, proc in procs.items() if proc.poll() is not None]
-        if any(n in required for n in ended) or len(ended) == len(procs):
+        if any(n in required and not _respawns(by_name[n], procs[n]) for n in ended) or len(ended) == len(procs):
             exit_code = max((procs[n].returncode for n in ended if n in required), default=0, key=abs)
             break
         stop.wait(0.2)
@@ -133,8 +133,9 @@ def _supervise(plans: Sequence[ProcessPlan], by_name: Mapping[str, ProcessPlan],
 
 
 def _respawns(plan: ProcessPlan, proc: subprocess.Popen) -> bool:
-    """Respawn a crash, not a configuration error (exit status 2: starting again cannot help)."""
-    return plan.respawn and proc.returncode != CONFIG_ERROR_EXIT
+    """Respawn a crash, not a configuration error (exit status 2: starting again cannot help); a required
+    node that exits cleanly (0: its work is done) stops the graph instead."""
+    return plan.respawn and proc.returncode != CONFIG_ERROR_EXIT and not (plan.required and proc.returncode == 0)
 
 
 def _shutdown(procs: Mapping[str, subprocess.Popen], grace_s: float) -> None:

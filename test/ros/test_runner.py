@@ -47,3 +47,17 @@ def test_ros2_launch_style_arguments() -> None:
     assert parse_overrides(['run_dir:=/tmp/x', 'namespace:=']) == {'run_dir': '/tmp/x', 'namespace': ''}
     with pytest.raises(ValueError, match="expected name:=value, got 'run_dir=/tmp'"):
         parse_overrides(['run_dir=/tmp'])
+
+
+def test_required_node_that_crashes_respawns_and_its_clean_exit_stops_the_graph(tmp_path, capfd) -> None:
+    marker = tmp_path / 'crashed'
+    # first run: crash (SIGKILL-like exit 137); second run: finish cleanly (0) -> the graph stops with 0
+    script = (f'import os, pathlib, time; m = pathlib.Path({str(marker)!r}); time.sleep(0.5)\n'
+              'if not m.exists():\n    m.write_text("x"); os._exit(137)\nraise SystemExit(0)')
+    plans = [ProcessPlan('policy', SLEEPER, required=False, respawn=True),
+             ProcessPlan('trainer', (sys.executable, '-c', script), required=True, respawn=True)]
+    code = run(plans, grace_s=2.0, respawn_delay_s=0.2)
+    out = capfd.readouterr().out
+    assert code == 0 and marker.exists()
+    assert '[launch] trainer exited with code 137, respawning' in out
+    assert '[launch] trainer exited with code 0\n' in out
