@@ -6,18 +6,23 @@ Each new joint state (at most `max_rate_hz`) is a tick: once the other sensors h
 (or after `max_sync_wait_s`), it yields a residual_rl_ros/Observation stamped with the joint state's stamp,
 images cropped/resized to `image_size_px`, and stale or missing sensors listed in `stale_sensors`.
 Bad input (unknown joints, NaN, wrong encoding or size) is logged with its cause and skipped.
+Once a second `diagnostics` reports the sensors (core/watchdog.py SensorWatch): WARN with the sensors that
+were stale and in how many ticks, ERROR when no joint state arrives (the base then acts on nothing and the
+safety node holds), and the count of rejected inputs with the last cause.
 """
 from __future__ import annotations
 
 import sys
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 
 from residual_rl_ros.core import image_codec
 from residual_rl_ros.core.ingest import SensorSync, preprocess_image, select_joints
 from residual_rl_ros.core.node_params import IngestionParams
+from residual_rl_ros.core.watchdog import SensorWatch
 from residual_rl_ros.msg import Observation
 from residual_rl_ros.ros import qos
 from residual_rl_ros.ros.conversions import stamp_ns
@@ -39,6 +44,10 @@ class Ingestion(Node):
         self.last_tick_s = -1e9
         self.pending: tuple[JointState, np.ndarray, np.ndarray, float] | None = None
         self.rejected = 0
+        self.last_rejection = ''
+        self.watch = SensorWatch(p.max_joint_state_age_s)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, 'diagnostics', qos.EVENTS_VOLATILE)
+        self.create_timer(1.0, self._publish_diagnostics)
         self.pub = self.create_publisher(Observation, 'observation', qos.RECORD)  # also recorded: keep a history
         self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR)
         if p.task_state_dim:
@@ -54,7 +63,8 @@ class Ingestion(Node):
 
     def _reject(self, what: str, exc: Exception) -> None:
         self.rejected += 1
-        self.get_logger().error(f'{what} rejected: {exc}', throttle_duration_sec=2.0)
+        self.last_rejection = f'{what} rejected: {exc}'
+        self.get_logger().error(self.last_rejection, throttle_duration_sec=2.0)
 
     def _on_task_state(self, msg: JointState) -> None:
         values = np.asarray(msg.position, np.float64)
@@ -90,6 +100,7 @@ class Ingestion(Node):
             self._reject('joint_states', exc)
             return
         self.last_tick_s = now
+        self.watch.on_joint_state(now)
         if self.pending is not None:   # a newer tick replaces one still waiting for its sensors
             self._publish(*self.pending[:3])
         self.pending = (msg, position, velocity, now)
@@ -115,7 +126,19 @@ class Ingestion(Node):
             obs.task_state = self.sync.get('task_state').tolist()
         if not obs.stale_sensors:
             obs.images = [self.sync.get(f'camera:{c}') for c in self.params.camera_names]
+        self.watch.on_tick(list(obs.stale_sensors))
         self.pub.publish(obs)
+
+    def _publish_diagnostics(self) -> None:
+        check = self.watch.check(self._now_s())
+        status = DiagnosticStatus(level=bytes([check.level]), name=f'{self.get_name()}: sensors',
+                                  hardware_id='residual_rl_ros', message=check.message)
+        status.values = [KeyValue(key='behaviour', value=check.behaviour),
+                         KeyValue(key='rejected', value=str(self.rejected)),
+                         KeyValue(key='last_rejection', value=self.last_rejection)]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
 
 
 def main(args: list[str] | None = None) -> int:
