@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from residual_rl_ros.core.actor_backends import (ActorRunner, PositionalPolicy, build_runner, compile_actor,
+                                                 onnx_model_bytes)
 from residual_rl_ros.core.config_fields import from_dict, to_dict
 from residual_rl_ros.core.networks import PolicySpec, ResidualPolicy
 from residual_rl_ros.core.normalizers import ActionNormalizer, StateNormalizer
@@ -54,16 +55,14 @@ class LoadedActor:
     state_normalizer: StateNormalizer
     action_normalizer: ActionNormalizer
     version: int
+    runner: ActorRunner | None = None     # compiled batch-1 inference (actor_backends); None = eager torch
 
-    @torch.no_grad()
     def residual(self, observation: Observation, base_action_norm: np.ndarray, phase: int) -> np.ndarray:
         """Deterministic residual (A,) in normalized units for one observation."""
-        spec = self.policy.spec
-        images = {c: torch.as_tensor(np.asarray(observation.images[c], np.uint8))[None] for c in spec.camera_names}
-        state = torch.as_tensor(self.state_normalizer.normalize(observation_state(observation)[None]),
-                                dtype=torch.float32)
-        base = torch.as_tensor(np.asarray(base_action_norm, np.float32))[None]
-        return self.policy(images, state, base, torch.tensor([int(phase)]))[0].numpy()
+        if self.runner is None:
+            self.runner = compile_actor(self.policy, 'eager')
+        state = self.state_normalizer.normalize(observation_state(observation))
+        return self.runner(state, base_action_norm, phase, observation.images)
 
 
 def actor_weights(learner: ResidualLearner) -> ActorWeights:
@@ -111,6 +110,13 @@ def policy_from_weights(weights: ActorWeights) -> LoadedActor:
     return LoadedActor(policy.eval(), state_norm, action_norm, int(weights.version))
 
 
+def actor_for_inference(weights: ActorWeights, backend: str, threads: int = 1) -> tuple[LoadedActor, str]:
+    """`policy_from_weights` plus a runner on `backend` (eager when it fails its check); returns (actor, note)."""
+    actor = policy_from_weights(weights)
+    actor.runner, note = build_runner(actor.policy, backend, threads)
+    return actor, note
+
+
 def load_actor_weights(policy: ResidualPolicy, weights: ActorWeights) -> LoadedActor:
     """Copy validated `weights` into the running `policy`; on any problem raise and leave it untouched."""
     loaded = policy_from_weights(weights)
@@ -142,18 +148,6 @@ def _load_exact(module: nn.Module, tensors: dict[str, torch.Tensor], name: str) 
     module.load_state_dict(tensors, strict=True)
 
 
-class _OnnxPolicy(nn.Module):
-    """Positional-input wrapper: (state, base_action, phase, *images in camera order) -> residual."""
-
-    def __init__(self, policy: ResidualPolicy) -> None:
-        super().__init__()
-        self.policy = policy
-
-    def forward(self, state: torch.Tensor, base_action: torch.Tensor, phase: torch.Tensor,
-                *images: torch.Tensor) -> torch.Tensor:
-        return self.policy(dict(zip(self.policy.spec.camera_names, images)), state, base_action, phase)
-
-
 def onnx_inputs(spec: PolicySpec, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Random example inputs named as in the exported graph."""
     rng = np.random.default_rng(seed)
@@ -174,18 +168,11 @@ def export_actor_onnx(policy: ResidualPolicy, path: str | os.PathLike, opset: in
     image_<camera> (B, H, W, 3) uint8; output: residual (B, A). Returns the max abs difference.
     """
     path = Path(path)
-    wrapper = _OnnxPolicy(policy).eval()
-    example = onnx_inputs(policy.spec, batch=2)
-    names = list(example)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
     os.close(fd)
     try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter('ignore', DeprecationWarning)    # the TorchScript exporter is deprecated
-            torch.onnx.export(wrapper, tuple(torch.from_numpy(v) for v in example.values()), tmp,
-                              input_names=names, output_names=['residual'], opset_version=opset,
-                              dynamic_axes={n: {0: 'batch'} for n in names + ['residual']}, dynamo=False)
+        Path(tmp).write_bytes(onnx_model_bytes(policy, opset))
         error = onnx_max_error(policy, tmp) if check else 0.0
         if error > atol:
             raise ValueError(f'{path}: ONNX output differs from torch by {error:.3g} > {atol}')
@@ -203,7 +190,7 @@ def onnx_max_error(policy: ResidualPolicy, onnx_path: str | os.PathLike, batch: 
     session = onnxruntime.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
     (ort_out,) = session.run(['residual'], inputs)
     with torch.no_grad():
-        torch_out = _OnnxPolicy(policy).eval()(*(torch.from_numpy(v) for v in inputs.values())).numpy()
+        torch_out = PositionalPolicy(policy).eval()(*(torch.from_numpy(v) for v in inputs.values())).numpy()
     return float(np.max(np.abs(ort_out - torch_out)))
 
 

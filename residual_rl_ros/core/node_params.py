@@ -116,6 +116,10 @@ class ResidualPolicyParams:
     keep_weight_versions: int = param(5, 'Weight versions kept in memory for pin / rollback', low=1, high=1000)
     pinned_version: int = param(0, 'Run this kept weight version and ignore newer ones (0 = follow the '
                                 'latest); settable at run time', low=0, high=2**31 - 1)
+    inference_backend: str = param('onnxruntime', 'Residual inference backend (bench/inference_backends.py); '
+                                   'each weight version is checked against eager torch, eager when it fails',
+                                   choices=('eager', 'inference_mode', 'torchscript', 'onnxruntime'))
+    inference_threads: int = param(1, 'Intra-op threads of torch and ONNX Runtime in this node', low=1, high=64)
 
 
 @dataclasses.dataclass

@@ -7,21 +7,27 @@ keeps the running policy. The last `keep_weight_versions` are kept: setting `pin
 time) runs that version and ignores newer ones (rollback), 0 follows the latest again. Events for other
 episodes (late labels, undo) do not stop the running episode. While the trainer reports WARMUP the residual is the recipe's uniform noise;
 an evaluation episode (START with `evaluation`) runs the residual deterministically.
+Weights are validated and compiled for `inference_backend` (checked against eager torch, eager when it
+fails) on a loader thread, off the control path; the finished actor is installed from the executor.
 Timing (achieved rate, jitter, misses, latency) is logged every `timing_report_period_s`.
 """
 from __future__ import annotations
 
+import queue
 import sys
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 from rcl_interfaces.msg import SetParametersResult
 
 import numpy as np
+import torch
 from rclpy.node import Node
 
 from residual_rl_ros.core.actor_export import (
+    ActorWeights,
     LoadedActor,
-    policy_from_weights,
+    actor_for_inference,
     read_actor_weights_file,
 )
 from residual_rl_ros.core.node_params import ResidualPolicyParams
@@ -49,12 +55,18 @@ class ResidualPolicy(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__('residual_policy', **kwargs)
         self.params = declare_config(self, ResidualPolicyParams)
+        torch.set_num_threads(self.params.inference_threads)     # leave the other core to the trainer
         self.actor: LoadedActor | None = None
         self.kept: OrderedDict[int, LoadedActor] = OrderedDict()    # version -> actor, newest last
-        if self.params.weights_file:
-            self.actor = policy_from_weights(read_actor_weights_file(self.params.weights_file))
-            self.kept[self.actor.version] = self.actor
         self.pinned = self.params.pinned_version
+        self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='weights')   # in arrival order
+        self.loaded: queue.SimpleQueue = queue.SimpleQueue()    # (version, actor or error), loader -> executor
+        self.loaded_guard = self.create_guard_condition(self._install_loaded)
+        if self.params.weights_file:
+            version, actor = self._prepare(read_actor_weights_file(self.params.weights_file))
+            if isinstance(actor, Exception):
+                raise ValueError(f'weights_file {self.params.weights_file}: {actor}')
+            self._install(version, actor)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.rng = np.random.default_rng()
         self.observations: OrderedDict[int, Observation] = OrderedDict()
@@ -100,13 +112,32 @@ class ResidualPolicy(Node):
             self.get_logger().error(f'weights v{msg.version} rejected: {len(msg.data)} bytes > '
                                     f'max_weights_bytes {self.params.max_weights_bytes}')
             return
+        self.loader.submit(self._load, msg)
+
+    def _prepare(self, weights: ActorWeights) -> tuple[int, LoadedActor | Exception]:
         try:
-            actor = policy_from_weights(weights_from_msg(msg))
-        except ValueError as exc:
-            self.get_logger().error(f'weights rejected, keeping v{self.version}: {exc}')
+            actor, note = actor_for_inference(weights, self.params.inference_backend, self.params.inference_threads)
+        except Exception as exc:  # noqa: BLE001 - reported by _install; the running policy stays
+            return weights.version, exc
+        if note:
+            self.get_logger().warning(f'weights v{weights.version}: {note}')
+        return weights.version, actor
+
+    def _load(self, msg: PolicyWeights) -> None:
+        """Loader thread: validate and compile, then hand over to the executor (the guard's callback)."""
+        self.loaded.put(self._prepare(weights_from_msg(msg)))
+        self.loaded_guard.trigger()
+
+    def _install_loaded(self) -> None:
+        while not self.loaded.empty():
+            self._install(*self.loaded.get_nowait())
+
+    def _install(self, version: int, actor: LoadedActor | Exception) -> None:
+        if isinstance(actor, Exception):
+            self.get_logger().error(f'weights v{version} rejected, keeping v{self.version}: {actor}')
             return
         if self.actor is not None and actor.policy.spec != self.actor.policy.spec:
-            self.get_logger().error(f'weights v{msg.version} rejected: spec differs from the running policy')
+            self.get_logger().error(f'weights v{version} rejected: spec differs from the running policy')
             return
         self.kept[actor.version] = actor
         while len(self.kept) > self.params.keep_weight_versions:
@@ -115,7 +146,8 @@ class ResidualPolicy(Node):
             self.get_logger().info(f'policy v{actor.version} kept; running pinned v{self.pinned}')
             return
         self.actor = actor     # callbacks never interleave: the swap happens between two ticks
-        self.get_logger().info(f'policy v{actor.version} loaded')
+        backend = actor.runner.backend if actor.runner is not None else 'eager'
+        self.get_logger().info(f'policy v{actor.version} loaded ({backend})')
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         for parameter in parameters:
@@ -157,6 +189,10 @@ class ResidualPolicy(Node):
         self.tick += 1
         now_ns = self.get_clock().now().nanoseconds
         self.stats.tick(now_ns * 1e-9, (now_ns - obs_ns) * 1e-9)
+
+    def destroy_node(self) -> None:
+        self.loader.shutdown(wait=False, cancel_futures=True)
+        super().destroy_node()
 
     def _report_timing(self) -> None:
         s = self.stats.summary()
