@@ -63,7 +63,7 @@ def write_recording(folder: Path, count: int) -> int:
             if k == 0:
                 put('/episode_events', t['residual_rl_ros/msg/EpisodeEvent'](
                     header=header(stamp=stamp(sec=ns // 10**9, nanosec=ns % 10**9), frame_id=''), event=0, source=1,
-                    episode_id=episode, note=''))
+                    episode_id=episode, note='', evaluation=False))
             h = header(stamp=stamp(sec=ns // 10**9, nanosec=ns % 10**9), frame_id='')
             put('/observation', t['residual_rl_ros/msg/Observation'](
                 header=h, oldest_sensor_stamp=h.stamp, joint_names=names, joint_position=rng.uniform(-1, 1, JOINTS),
@@ -75,7 +75,7 @@ def write_recording(folder: Path, count: int) -> int:
                 chunk_length=4, policy_version=0, intervention=False, exploration=True))
             if k == EPISODE - 1 or tick == count - 1:
                 put('/episode_events', t['residual_rl_ros/msg/EpisodeEvent'](
-                    header=h, event=1, source=1, episode_id=episode, note=''))
+                    header=h, event=1, source=1, episode_id=episode, note='', evaluation=False))
                 ns += 5 * 10**9
     return written
 

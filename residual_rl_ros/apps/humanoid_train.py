@@ -37,18 +37,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--demos', type=int, default=50, help='scripted demonstrations for BC')
     parser.add_argument('--demo-noise', type=float, default=0.3, help='action noise of the demonstrations')
     parser.add_argument('--eval-episodes', type=int, default=30, help='episodes to measure the BC base')
+    parser.add_argument('--warmup-env-steps', type=int, default=None,
+                        help='trainer warm-up (base + uniform noise) before updates (default: config/humanoid_train.yaml)')
+    parser.add_argument('--eval-every', type=int, default=None,
+                        help='every Nth live episode is an evaluation episode (default: config/humanoid_train.yaml)')
     return parser.parse_args(argv)
 
 
-def run_params(run_dir: Path, env_steps: int, task: Task) -> Path:
+def run_params(run_dir: Path, env_steps: int, task: Task, warmup_env_steps: int | None = None,
+               eval_every: int | None = None) -> Path:
     """The graph's params file for this run: the shipped config, fitted to the task, with this run's length."""
     prefix = runner.package_prefix()
     template = yaml.safe_load((prefix / 'share' / 'residual_rl_ros' / 'config' / f'{GRAPH}.yaml').read_text())
     params = params_for_task(template, task, run_dir)
     params['trainer']['ros__parameters']['max_env_steps'] = env_steps
+    if warmup_env_steps is not None:
+        params['trainer']['ros__parameters']['warmup_env_steps'] = warmup_env_steps
+    if eval_every is not None:
+        params['reward_button']['ros__parameters']['eval_every_episodes'] = eval_every
     path = run_dir / 'params.yaml'
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+def summarize(run_dir: Path, bc_success: float, bc_eval_episodes: int) -> dict:
+    """The run's figures from episodes.jsonl: final training and evaluation success rates."""
+    episodes = read_episodes(run_dir)
+    steps, rate = success_curve(episodes, 20)
+    eval_steps, eval_rate = success_curve(episodes, 10, evaluation=True)
+    return {'bc_success': bc_success, 'bc_eval_episodes': bc_eval_episodes,
+            'env_steps': int(max(steps[-1] if len(steps) else 0, eval_steps[-1] if len(eval_steps) else 0)),
+            'final_success_last_20': float(rate[-1]) if len(rate) else None,
+            'final_eval_success_last_10': float(eval_rate[-1]) if len(eval_rate) else None,
+            'eval_episodes': int(len(eval_steps))}
+
+
+def _percent(value: float | None) -> str:
+    return 'n/a' if value is None else f'{value:.0%}'
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,23 +90,21 @@ def main(argv: list[str] | None = None) -> int:
         base = build_bc_base(args.task, run_dir, demos=args.demos, noise=args.demo_noise,
                              eval_episodes=args.eval_episodes, task=task,
                              printer=lambda line: print(f'[humanoid_train] {line}', flush=True))
-        params_file = run_params(run_dir, args.env_steps, task)
+        params_file = run_params(run_dir, args.env_steps, task, args.warmup_env_steps, args.eval_every)
     finally:
         task.close()
     plans = runner.plan(GRAPHS[GRAPH], {'params_file': str(params_file), 'run_dir': str(run_dir)})
     print(f'[humanoid_train] starting the {GRAPH} graph: {", ".join(p.name for p in plans)} '
           f'({args.env_steps} env steps)', flush=True)
     code = runner.run(plans)
-    steps, rate = success_curve(read_episodes(run_dir))
-    report = write_report(run_dir, f'Residual RL, live through the ROS graph: {args.task}', base.bc_success)
-    summary = {'bc_success': base.bc_success, 'bc_eval_episodes': base.eval_episodes,
-               'env_steps': int(steps[-1]) if len(steps) else 0,
-               'final_success_last_20': float(rate[-1]) if len(rate) else None,
-               'report': str(report), 'graph_exit_code': code}
+    summary = summarize(run_dir, base.bc_success, base.eval_episodes)
+    summary.update(report=str(write_report(run_dir, f'Residual RL, live through the ROS graph: {args.task}',
+                                           base.bc_success)), graph_exit_code=code)
     (run_dir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
-    print(f'[humanoid_train] done: BC {base.bc_success:.0%}, ResFiT (last 20 episodes) '
-          f'{summary["final_success_last_20"] if summary["final_success_last_20"] is not None else float("nan"):.0%}'
-          f' after {summary["env_steps"]} env steps; report {report}', flush=True)
+    print(f'[humanoid_train] done: BC {base.bc_success:.0%}; ResFiT evaluation (last 10) '
+          f'{_percent(summary["final_eval_success_last_10"])}, training (last 20, exploring) '
+          f'{_percent(summary["final_success_last_20"])} after {summary["env_steps"]} env steps; '
+          f'report {summary["report"]}', flush=True)
     return code
 
 

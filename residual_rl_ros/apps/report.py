@@ -20,9 +20,12 @@ def read_episodes(run_dir: Path) -> list[dict]:
     return episodes
 
 
-def success_curve(episodes: list[dict], window: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """(env_steps, moving success rate over the last `window` labelled episodes)."""
-    labelled = [e for e in episodes if e.get('success') is not None]
+def success_curve(episodes: list[dict], window: int = 20,
+                  evaluation: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(env_steps, moving success rate over the last `window` labelled training episodes, or evaluation
+    episodes (deterministic residual) with `evaluation`)."""
+    labelled = [e for e in episodes
+                if e.get('success') is not None and bool(e.get('evaluation', False)) == evaluation]
     if not labelled:
         return np.zeros(0), np.zeros(0)
     success = np.array([float(e['success']) for e in labelled])
@@ -33,14 +36,20 @@ def success_curve(episodes: list[dict], window: int = 20) -> tuple[np.ndarray, n
     return steps, (cumulative[idx] - cumulative[start]) / (idx - start)
 
 
-def write_report(run_dir: Path, title: str, baseline: float | None = None, window: int = 20) -> Path:
-    """run_dir/report.png: the success-rate curve (and the base policy's success as a line)."""
+def write_report(run_dir: Path, title: str, baseline: float | None = None, window: int = 20,
+                 eval_window: int = 10) -> Path:
+    """run_dir/report.png: success-rate curves of training episodes (with exploration) and evaluation
+    episodes (deterministic), and the base policy's success as a line."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    steps, rate = success_curve(read_episodes(run_dir), window)
+    episodes = read_episodes(run_dir)
+    steps, rate = success_curve(episodes, window)
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, rate, label=f'ResFiT, live (success over last {window} episodes)')
+    ax.plot(steps, rate, alpha=0.6, label=f'training episodes (exploring), last {window}')
+    eval_steps, eval_rate = success_curve(episodes, eval_window, evaluation=True)
+    if len(eval_steps):
+        ax.plot(eval_steps, eval_rate, marker='.', label=f'evaluation episodes (deterministic), last {eval_window}')
     if baseline is not None:
         ax.axhline(baseline, color='gray', linestyle='--', label=f'BC base alone ({baseline:.0%})')
     ax.set(xlabel='env steps', ylabel='success rate', ylim=(-0.02, 1.02), title=title)

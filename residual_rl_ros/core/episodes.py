@@ -47,6 +47,7 @@ class EpisodeEvent:
     source: EventSource
     episode_id: int
     note: str = ''
+    evaluation: bool = False        # START of an evaluation episode (no exploration)
 
 
 class Phase(enum.Enum):
@@ -98,7 +99,7 @@ class EpisodeLifecycle:
     def running(self) -> bool:
         return self.phase == Phase.RUNNING
 
-    def start(self, source: EventSource, now_s: float, note: str = '') -> Decision:
+    def start(self, source: EventSource, now_s: float, note: str = '', evaluation: bool = False) -> Decision:
         if self.phase == Phase.RUNNING:
             return Decision(False, f'episode {self.current} is still running: label or abort it first')
         if self.phase == Phase.RESETTING:
@@ -109,7 +110,7 @@ class EpisodeLifecycle:
         while len(self.episodes) > self.history:
             self.episodes.popitem(last=False)
         return Decision(True, f'episode {episode_id}: START',
-                        (EpisodeEvent(EventKind.START, source, episode_id, note),))
+                        (EpisodeEvent(EventKind.START, source, episode_id, note, evaluation),))
 
     def end(self, kind: EventKind, source: EventSource, now_s: float, episode_id: int = 0,
             note: str = '') -> Decision:

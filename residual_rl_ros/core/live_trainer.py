@@ -38,7 +38,7 @@ class LiveTrainer:
 
     def __init__(self, run_dir: str | Path, learner: ResidualLearner, demos: Sequence[Episode],
                  base_policy: BasePolicy, max_episode_steps: int, warmup_env_steps: int,
-                 max_backlog_env_steps: int = 50) -> None:
+                 max_backlog_env_steps: int = 2000) -> None:
         self.run_dir = Path(run_dir)
         self.learner = learner
         self.warmup_env_steps = warmup_env_steps
@@ -55,17 +55,19 @@ class LiveTrainer:
         self.stored = 0
         self.stored_keys: set[tuple[int, int, int]] = set()   # sources of stored transitions
         self.episodes: list[dict] = []
-        self.recent = collections.deque(maxlen=20)
+        self.recent = collections.deque(maxlen=20)          # training episodes' outcomes
+        self.eval_recent = collections.deque(maxlen=10)     # evaluation episodes' outcomes
         self.metrics: dict[str, float] = {}
         self.paused = False     # operator pause: transitions are still stored, no update is made
 
     @classmethod
     def create(cls, run_dir: str | Path, demos: Sequence[Episode], base_policy: BasePolicy, recipe: ResidualRecipe,
-               camera_names: Sequence[str], max_episode_steps: int, warmup_env_steps: int) -> 'LiveTrainer':
+               camera_names: Sequence[str], max_episode_steps: int, warmup_env_steps: int,
+               max_backlog_env_steps: int = 2000) -> 'LiveTrainer':
         """A fresh run, or the checkpointed one in run_dir/checkpoint when there is one."""
         folder = Path(run_dir) / CHECKPOINT_DIR
         if (folder / 'learner.safetensors').exists():
-            return cls.resume(run_dir, demos, base_policy, max_episode_steps, warmup_env_steps)
+            return cls.resume(run_dir, demos, base_policy, max_episode_steps, warmup_env_steps, max_backlog_env_steps)
         usable = [ep for ep in demos if ep.success] or list(demos)
         state_norm, action_norm = fit_normalizers(usable, recipe)
         image_hw = next((tuple(f.shape[1:3]) for f in usable[0].images.values()), (84, 84))
@@ -73,7 +75,7 @@ class LiveTrainer:
                           chunk_length=int(base_policy.chunk_length), camera_names=tuple(camera_names),
                           image_hw=image_hw)
         learner = ResidualLearner(recipe, spec, state_norm, action_norm)
-        return cls(run_dir, learner, usable, base_policy, max_episode_steps, warmup_env_steps)
+        return cls(run_dir, learner, usable, base_policy, max_episode_steps, warmup_env_steps, max_backlog_env_steps)
 
     @property
     def env_steps(self) -> int:
@@ -89,7 +91,8 @@ class LiveTrainer:
 
     def add(self, transition: Transition) -> bool:
         """Store one executed step (operator interventions in their own buffer, mixed into batches at
-        replay.intervention_fraction); after the warm-up it owes the recipe's updates. Returns False (and
+        replay.intervention_fraction); after the warm-up it owes the recipe's updates (not while paused or
+        before the buffers can be sampled, so nothing waiting on the debt can stall). Returns False (and
         stores nothing) when a transition with the same source (episode_id, tick, stamp) is stored already."""
         if transition.source is not None:
             if transition.source in self.stored_keys:
@@ -97,7 +100,7 @@ class LiveTrainer:
             self.stored_keys.add(transition.source)
         self.buffers['intervention' if transition.intervention else 'online'].add(transition)
         self.stored += 1
-        if self.stored > self.warmup_env_steps:
+        if self.stored > self.warmup_env_steps and not self.paused and self.sampler_ready():
             if self.owed_env_steps >= self.max_backlog:
                 self.skipped_env_steps += 1      # learning cannot keep up: these steps' updates are not paid
             self.owed_env_steps = min(self.owed_env_steps + 1, self.max_backlog)
@@ -105,20 +108,26 @@ class LiveTrainer:
             self.learner.counters['env_steps'] += 1
         return True
 
-    def end_episode(self, episode_id: int, success: bool | None) -> None:
+    def end_episode(self, episode_id: int, success: bool | None, evaluation: bool = False) -> None:
+        """Close the episode in the buffers and log it; an evaluation episode's outcome (deterministic
+        residual) counts in `eval_success_rate`, a training episode's in `success_rate`."""
         self.buffers['online'].end_episode()
         self.buffers['intervention'].end_episode()
         if success is not None:
-            self.recent.append(bool(success))
+            (self.eval_recent if evaluation else self.recent).append(bool(success))
         self.episodes.append({'episode_id': episode_id, 'success': success, 'env_steps': self.stored,
                               'policy_version': int(self.learner.counters['policy_version']),
-                              'wall_time': time.time()})
+                              'evaluation': bool(evaluation), 'wall_time': time.time()})
         with open(self.run_dir / 'episodes.jsonl', 'a') as f:
             f.write(json.dumps(self.episodes[-1]) + '\n')
 
     @property
     def success_rate(self) -> float:
         return float(np.mean(self.recent)) if self.recent else float('nan')
+
+    @property
+    def eval_success_rate(self) -> float:
+        return float(np.mean(self.eval_recent)) if self.eval_recent else float('nan')
 
     def train_for(self, budget_s: float) -> int:
         """Pay owed updates for at most `budget_s` seconds; returns env steps' worth of updates done."""
@@ -150,13 +159,13 @@ class LiveTrainer:
         with open(folder / 'stored_keys.npy', 'wb') as f:
             np.save(f, keys)
         state = {'stored': self.stored, 'owed_env_steps': self.owed_env_steps,
-                 'recent': list(self.recent), 'env_steps': int(self.learner.counters['env_steps'])}
+                 'recent': list(self.recent), 'eval_recent': list(self.eval_recent), 'env_steps': int(self.learner.counters['env_steps'])}
         atomic_write(folder / 'live_state.json', json.dumps(state).encode())
         return folder
 
     @classmethod
     def resume(cls, run_dir: str | Path, demos: Sequence[Episode], base_policy: BasePolicy,
-               max_episode_steps: int, warmup_env_steps: int) -> 'LiveTrainer':
+               max_episode_steps: int, warmup_env_steps: int, max_backlog_env_steps: int = 2000) -> 'LiveTrainer':
         folder = Path(run_dir) / CHECKPOINT_DIR
         try:
             state = json.loads((folder / 'live_state.json').read_text())
@@ -164,11 +173,12 @@ class LiveTrainer:
             raise ValueError(f'{folder}: no readable live_state.json to resume from ({exc})') from exc
         learner = load_checkpoint(folder / 'learner.safetensors')
         usable = [ep for ep in demos if ep.success] or list(demos)
-        trainer = cls(run_dir, learner, usable, base_policy, max_episode_steps, warmup_env_steps)
+        trainer = cls(run_dir, learner, usable, base_policy, max_episode_steps, warmup_env_steps, max_backlog_env_steps)
         trainer.buffers['online'] = ReplayBuffer.load(folder / 'online.npz')
         trainer.sampler = MixedSampler(trainer.buffers, trainer.sampler.fractions)
         trainer.stored, trainer.owed_env_steps = state['stored'], state['owed_env_steps']
         trainer.recent.extend(state['recent'])
+        trainer.eval_recent.extend(state.get('eval_recent', []))
         if (folder / 'stored_keys.npy').exists():
             trainer.stored_keys = {tuple(map(int, key)) for key in np.load(folder / 'stored_keys.npy')}
         return trainer

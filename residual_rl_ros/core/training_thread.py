@@ -17,8 +17,8 @@ from typing import Callable, Iterator
 from residual_rl_ros.core.live_trainer import LiveTrainer
 from residual_rl_ros.core.types import Transition
 
-EpisodeEnd = tuple[int, 'bool | None']
-OnEpisodeEnd = Callable[[int, 'bool | None'], None]
+EpisodeEnd = tuple[int, 'bool | None', bool]            # episode id, success (None: no label), evaluation
+OnEpisodeEnd = Callable[[int, 'bool | None', bool], None]
 
 
 class BackgroundTrainer:
@@ -54,9 +54,9 @@ class BackgroundTrainer:
     def submit(self, transition: Transition) -> None:
         self._inbox.append(transition)
 
-    def submit_episode_end(self, episode_id: int, success: bool | None) -> None:
+    def submit_episode_end(self, episode_id: int, success: bool | None, evaluation: bool = False) -> None:
         """Ends the episode after every transition submitted before it has been stored."""
-        self._inbox.append((episode_id, success))
+        self._inbox.append((episode_id, success, evaluation))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[LiveTrainer]:

@@ -7,7 +7,9 @@ double clicks ignored, undo within `label_window_s`, no start while resetting) a
 EpisodeLifecycle. When a running episode ends, RESET follows: with `auto_label` (simulation) the
 simulator's outcome reports on `sim_robot/episode_reports` are labelled the same way, then
 `sim_robot/reset` is called and (with `auto_start`) the next START follows; otherwise the reset phase
-lasts `reset_duration_s` (safety_limit drives its reset_pose meanwhile).
+lasts `reset_duration_s` (safety_limit drives its reset_pose meanwhile). With `wait_for_trainer_updates`
+the next automatic START waits until the trainer reports no owed updates (full UTD in simulation), and
+every `eval_every_episodes`-th automatic episode is an evaluation episode (START carries `evaluation`).
 """
 from __future__ import annotations
 
@@ -38,6 +40,9 @@ class RewardButton(Node):
         self.life = EpisodeLifecycle(self.params.first_episode_id, self.params.label_window_s)
         self.labelled = 0
         self._reset_timer = None
+        self.trainer_owed_env_steps = 0
+        self.start_waiting = False
+        self.auto_started = 0
         self.events = self.create_publisher(EpisodeEventMsg, 'episode_events', qos.EVENTS)
         for name, kind in (('start', EventKind.START), ('success', EventKind.SUCCESS),
                            ('failure', EventKind.FAILURE), ('abort', EventKind.ABORT), ('undo', EventKind.UNDO)):
@@ -47,15 +52,16 @@ class RewardButton(Node):
             self.reset_client = self.create_client(Trigger, 'sim_robot/reset')
             self.create_subscription(EpisodeEventMsg, 'sim_robot/episode_reports', self._on_report, qos.EVENTS)
             self.trainer_heard = not self.params.wait_for_trainer
-            if self.params.wait_for_trainer:
+            if self.params.wait_for_trainer or self.params.wait_for_trainer_updates:
                 self.create_subscription(TrainerStatus, 'trainer_status', self._on_trainer_status, qos.LATCHED)
             self._begin_timer = self.create_timer(0.5, self._begin)
 
-    def apply(self, kind: EventKind, source: EventSource, episode_id: int = 0, note: str = '') -> Decision:
+    def apply(self, kind: EventKind, source: EventSource, episode_id: int = 0, note: str = '',
+              evaluation: bool = False) -> Decision:
         """Decide on one request, publish its events; a running episode that ended is then reset."""
         now_s, running = time.monotonic(), self.life.current
         if kind == EventKind.START:
-            decision = self.life.start(source, now_s, note)
+            decision = self.life.start(source, now_s, note, evaluation)
         elif kind in ENDING:
             decision = self.life.end(kind, source, now_s, episode_id, note)
         elif kind == EventKind.UNDO:
@@ -109,7 +115,17 @@ class RewardButton(Node):
             self._reset_timer = None
         self.life.finish_reset()
         if self.params.auto_start:
-            self.apply(EventKind.START, EventSource.AUTO)
+            self._auto_start()
+
+    def _auto_start(self) -> None:
+        """The next automatic START, once the trainer has caught up when asked to wait for it."""
+        self.start_waiting = self.params.wait_for_trainer_updates and self.trainer_owed_env_steps > 0
+        if self.start_waiting:
+            return        # _on_trainer_status starts it
+        self.auto_started += 1
+        every = self.params.eval_every_episodes
+        evaluation = bool(every) and self.auto_started % every == 0
+        self.apply(EventKind.START, EventSource.AUTO, note='evaluation' if evaluation else '', evaluation=evaluation)
 
     def _after_reset(self, future) -> None:
         result = future.result()
@@ -121,6 +137,9 @@ class RewardButton(Node):
     # --- simulation: the automatic operator -------------------------------------------------------
     def _on_trainer_status(self, msg: TrainerStatus) -> None:
         self.trainer_heard = True
+        self.trainer_owed_env_steps = int(msg.owed_env_steps)
+        if self.start_waiting:
+            self._auto_start()
 
     def _begin(self) -> None:
         """First reset once the simulator's service is up (and the trainer, when waiting for it)."""

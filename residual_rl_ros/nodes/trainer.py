@@ -65,7 +65,7 @@ class Trainer(Node):
         demos = load_episodes(p.demos_file or run_dir / 'demos.npz')
         base = load_base_policy(p.base_policy or str(run_dir / 'bc.onnx'))
         self.core = LiveTrainer.create(run_dir, demos, base, load_recipe(p), p.camera_names, p.max_episode_steps,
-                                       p.warmup_env_steps)
+                                       p.warmup_env_steps, p.max_update_backlog_env_steps)
         normalizer = self.core.learner.action_normalizer
         self.assembler = TransitionAssembler(lambda a: normalizer.normalize(a).clip(-1.0, 1.0),
                                              relabel_window_s=p.relabel_window_s)
@@ -75,6 +75,7 @@ class Trainer(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.published_at_actor_updates = -1
         self.last_state = self.core.state
+        self.last_caught_up = True      # published owed_env_steps == 0 (an edge is published at once)
         self.last_checkpoint_steps = self.core.env_steps
         self.weights_pub = self.create_publisher(PolicyWeights, 'policy_weights', qos.LATCHED)
         self.status_pub = self.create_publisher(TrainerStatus, 'trainer_status', qos.LATCHED)
@@ -119,15 +120,16 @@ class Trainer(Node):
             # a timeout is a non-success for the success rate (and truncated, not terminal, for learning);
             # an operator's abort says nothing about the policy
             success = None if end.kind == EventKind.ABORT else end.kind == EventKind.SUCCESS
-            self.worker.submit_episode_end(end.episode_id, success)
+            self.worker.submit_episode_end(end.episode_id, success, end.evaluation)
             self.ended_kinds[end.episode_id] = end.kind.name
         self.assembler.ended.clear()
 
-    def _log_episode(self, episode_id: int, success: bool | None) -> None:
+    def _log_episode(self, episode_id: int, success: bool | None, evaluation: bool) -> None:
         """Called by the learning thread once the episode's transitions are stored."""
-        self.get_logger().info(f'episode {episode_id}: {self.ended_kinds.pop(episode_id, "?")}  env_steps '
-                               f'{self.core.env_steps}  success(last 20) {self.core.success_rate:.0%}  '
-                               f'policy v{self._version}  {self._dropped()}')
+        kind = self.ended_kinds.pop(episode_id, '?') + (' (evaluation)' if evaluation else '')
+        self.get_logger().info(f'episode {episode_id}: {kind}  env_steps {self.core.env_steps}  success(last 20 '
+                               f'training) {self.core.success_rate:.0%}  evaluation(last 10) '
+                               f'{self.core.eval_success_rate:.0%}  policy v{self._version}  {self._dropped()}')
 
     def _dropped(self) -> str:
         """Counts of inputs that did not become transitions (empty when none)."""
@@ -164,9 +166,10 @@ class Trainer(Node):
             self._housekeeping_locked()
 
     def _housekeeping_locked(self) -> None:
-        if self.core.state != self.last_state:
-            self.last_state = self.core.state
-            self._publish_status()
+        caught_up = self.core.owed_env_steps == 0
+        if self.core.state != self.last_state or caught_up != self.last_caught_up:
+            self.last_state, self.last_caught_up = self.core.state, caught_up
+            self._publish_status()      # reward_button may wait for the learner to catch up
         actor_updates = self.core.learner.counters['actor_updates']
         if actor_updates - max(self.published_at_actor_updates, 0) >= self.params.publish_weights_every_updates:
             self._publish_weights()
@@ -205,7 +208,8 @@ class Trainer(Node):
             success_rate=self.core.success_rate, critic_loss=m.get('critic_loss', math.nan),
             actor_loss=m.get('actor_loss', math.nan), q_mean=m.get('q_mean', math.nan),
             online_transitions=len(self.core.buffers['online']), demo_transitions=len(self.core.buffers['demo']),
-            intervention_transitions=len(self.core.buffers['intervention']))
+            intervention_transitions=len(self.core.buffers['intervention']),
+            owed_env_steps=self.core.owed_env_steps, eval_success_rate=self.core.eval_success_rate)
         status.header.stamp = self.get_clock().now().to_msg()
         self.status_pub.publish(status)
 

@@ -9,7 +9,7 @@ from residual_rl_ros.msg import EpisodeEvent as EpisodeEventMsg
 
 def to_msg(event: EpisodeEvent, stamp: Time) -> EpisodeEventMsg:
     msg = EpisodeEventMsg(event=int(event.kind), source=int(event.source), episode_id=event.episode_id,
-                          note=event.note)
+                          note=event.note, evaluation=event.evaluation)
     msg.header.stamp = stamp
     return msg
 
@@ -20,4 +20,4 @@ def from_msg(msg: EpisodeEventMsg) -> EpisodeEvent:
         kind, source = EventKind(msg.event), EventSource(msg.source)
     except ValueError as exc:
         raise ValueError(f'EpisodeEvent with unknown event/source ({msg.event}, {msg.source})') from exc
-    return EpisodeEvent(kind, source, msg.episode_id, msg.note)
+    return EpisodeEvent(kind, source, msg.episode_id, msg.note, bool(msg.evaluation))

@@ -99,3 +99,21 @@ def test_interventions_are_stored_with_their_flag_and_sampled_at_the_configured_
     assert trainer.state == STATE_PAUSED and trainer.train_for(1.0) == 0 and trainer.owed_env_steps > 0
     trainer.paused = False
     assert trainer.train_for(10.0) > 0
+
+
+def test_evaluation_episodes_are_logged_apart_and_paused_steps_owe_nothing(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    trainer = LiveTrainer.create(tmp_path, _demos(rng), HoldPolicy(), small_recipe(batch_size=4), [], 20,
+                                 warmup_env_steps=0)
+    _stream(trainer, rng, 3)                                  # a training episode: success
+    trainer.end_episode(2, success=False, evaluation=True)    # an evaluation episode: failure
+    assert trainer.success_rate == 1.0 and trainer.eval_success_rate == 0.0
+    logged = [json.loads(line) for line in (tmp_path / 'episodes.jsonl').read_text().splitlines()]
+    assert [e['evaluation'] for e in logged] == [False, True]
+    owed = trainer.owed_env_steps
+    trainer.paused = True
+    _stream(trainer, rng, 5)
+    assert trainer.owed_env_steps == owed and trainer.env_steps == 8   # stored, but no debt a waiter could stall on
+    trainer.checkpoint()
+    resumed = LiveTrainer.create(tmp_path, _demos(rng), HoldPolicy(), small_recipe(batch_size=4), [], 20, 0)
+    assert resumed.eval_success_rate == 0.0 and list(resumed.eval_recent) == [False]

@@ -123,3 +123,14 @@ def test_label_after_finalization_is_counted_not_applied() -> None:
     asm.flush(2.0)
     assert asm.add_event(_event(EventKind.SUCCESS, 1), 2.1) == []
     assert asm.stats['late_labels_dropped'] == 1 and asm.stats['successes'] == 0
+
+
+def test_an_ended_episode_carries_whether_it_started_as_an_evaluation() -> None:
+    asm = TransitionAssembler(normalize_action=lambda a: a, grace_s=0.0)
+    asm.add_event(EpisodeEvent(EventKind.START, EventSource.AUTO, 1, 'evaluation', evaluation=True), 0.0)
+    asm.add_event(_event(EventKind.FAILURE, 1), 1.0)
+    asm.add_event(_event(EventKind.START, 2), 2.0)
+    asm.add_event(_event(EventKind.SUCCESS, 2), 3.0)
+    asm.flush(4.0)
+    assert [(e.episode_id, e.kind, e.evaluation) for e in asm.ended] == [
+        (1, EventKind.FAILURE, True), (2, EventKind.SUCCESS, False)]

@@ -1,4 +1,6 @@
 """reward_button in-process: services produce validated episode events on the topic."""
+import time
+
 import pytest
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -86,6 +88,46 @@ def test_double_click_late_label_and_undo_over_services(context, spin_until) -> 
             (EpisodeEvent.UNDO, 1), (EpisodeEvent.ABORT, 1)]
         spin_until(nodes, lambda: button.life.phase.value == 'idle')      # reset_duration_s over
         assert _call(spin_until, nodes, clients['start'], Trigger.Request()).success
+    finally:
+        probe.destroy_node()
+        button.destroy_node()
+
+
+def test_auto_start_waits_for_the_trainer_to_catch_up_and_marks_evaluation_episodes(context, spin_until) -> None:
+    """Simulation: each automatic START waits for trainer_status owed_env_steps == 0; every 2nd is evaluation."""
+    from residual_rl_ros.msg import TrainerStatus
+    button = RewardButton(context=context, parameter_overrides=[
+        Parameter('auto_label', value=True), Parameter('auto_start', value=True),
+        Parameter('wait_for_trainer', value=True), Parameter('wait_for_trainer_updates', value=True),
+        Parameter('eval_every_episodes', value=2)])
+    probe = Node('probe', context=context)
+    resets: list[int] = []
+
+    def reset(request, response):
+        resets.append(1)
+        response.success = True
+        return response
+
+    probe.create_service(Trigger, 'sim_robot/reset', reset)
+    reports = probe.create_publisher(EpisodeEvent, 'sim_robot/episode_reports', qos.EVENTS)
+    status = probe.create_publisher(TrainerStatus, 'trainer_status', qos.LATCHED)
+    received: list[EpisodeEvent] = []
+    probe.create_subscription(EpisodeEvent, 'episode_events', received.append, qos.EVENTS)
+    starts = lambda: [m for m in received if m.event == EpisodeEvent.START]   # noqa: E731
+    try:
+        status.publish(TrainerStatus(owed_env_steps=0))
+        spin_until([button, probe], lambda: len(starts()) == 1, timeout_s=10.0)
+        assert not starts()[0].evaluation
+        status.publish(TrainerStatus(owed_env_steps=40))          # the learner fell behind during the episode
+        spin_until([button, probe], lambda: button.trainer_owed_env_steps == 40)
+        reports.publish(EpisodeEvent(event=EpisodeEvent.SUCCESS, source=EpisodeEvent.SOURCE_SIM))
+        spin_until([button, probe], lambda: len(resets) == 2 and button.start_waiting, timeout_s=10.0)
+        until = time.monotonic() + 1.0
+        spin_until([button, probe], lambda: time.monotonic() > until)
+        assert len(starts()) == 1, 'started while the trainer still owed updates'
+        status.publish(TrainerStatus(owed_env_steps=0))
+        spin_until([button, probe], lambda: len(starts()) == 2, timeout_s=10.0)
+        assert starts()[1].evaluation and starts()[1].note == 'evaluation'
     finally:
         probe.destroy_node()
         button.destroy_node()

@@ -63,7 +63,7 @@ def messages(episodes: int = 3, steps: int = 10, start_ns: int = 10**18, dt_ns: 
 
     for e in range(first_episode, first_episode + episodes):
         event = t['residual_rl_ros/msg/EpisodeEvent']
-        add('/episode_events', event(header=_header(now), event=0, source=1, episode_id=e, note=''),
+        add('/episode_events', event(header=_header(now), event=0, source=1, episode_id=e, note='', evaluation=False),
             TOPICS['/episode_events'])
         for k in range(steps):
             obs_ns = now
@@ -82,7 +82,7 @@ def messages(episodes: int = 3, steps: int = 10, start_ns: int = 10**18, dt_ns: 
             now += dt_ns
         success = e % 2 == 1
         add('/episode_events', event(header=_header(now), event=1 if success else 4, source=1, episode_id=e,
-                                     note=''), TOPICS['/episode_events'])
+                                     note='', evaluation=False), TOPICS['/episode_events'])
         expected += steps if success else steps - 1
         now += 2 * 10**9          # a reset between episodes (longer than the assembler's grace)
     return out, expected

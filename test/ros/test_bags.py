@@ -44,7 +44,8 @@ def _all_types_messages() -> list[tuple[str, str, object]]:
         ('/trainer_status', 'residual_rl_ros/msg/TrainerStatus', t['residual_rl_ros/msg/TrainerStatus'](
             header=header, state=2, policy_version=3, env_steps=10, critic_updates=20, actor_updates=5, episodes=2,
             success_rate=0.5, critic_loss=0.1, actor_loss=-0.2, q_mean=0.3, online_transitions=10,
-            demo_transitions=100, intervention_transitions=0, updates_per_s=12.0, message='ok')),
+            demo_transitions=100, intervention_transitions=0, updates_per_s=12.0, message='ok', owed_env_steps=7,
+            eval_success_rate=0.75)),
         ('/base_action', 'residual_rl_ros/msg/BaseAction', t['residual_rl_ros/msg/BaseAction'](
             header=header, observation_stamp=header.stamp, joint_names=['a'], action=np.array([0.1]),
             chunk_phase=1, chunk_length=4)),
