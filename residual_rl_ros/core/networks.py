@@ -49,11 +49,11 @@ def phase_dim(chunk_length: int, encoding: str) -> int:
     return 2 if encoding == 'sincos' else chunk_length
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
-    """Linear -> LayerNorm -> ReLU per hidden width, then a linear output layer."""
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, layer_norm: bool = True) -> nn.Sequential:
+    """Linear -> LayerNorm (unless `layer_norm` is False) -> ReLU per hidden width, then a linear output layer."""
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(in_dim, width), nn.LayerNorm(width), nn.ReLU()]
+        layers += [nn.Linear(in_dim, width)] + ([nn.LayerNorm(width)] if layer_norm else []) + [nn.ReLU()]
         in_dim = width
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
@@ -141,7 +141,7 @@ class ResidualActor(nn.Module):
         self.action_scale = float(recipe.action_scale)
         in_dim = feature_dim + spec.state_dim + spec.action_dim + phase_dim(spec.chunk_length,
                                                                               recipe.phase_encoding)
-        self.net = mlp(in_dim, recipe.actor_hidden_sizes, spec.action_dim)
+        self.net = mlp(in_dim, recipe.actor_hidden_sizes, spec.action_dim, recipe.layer_norm)
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
@@ -205,6 +205,8 @@ class CriticEnsemble(nn.Module):
                        nn.ReLU()]
             in_dim = width
         layers.append(EnsembleLinear(in_dim, 1, self.num_heads))
+        if not recipe.layer_norm:            # ablation: the same critic without LayerNorm
+            layers = [layer for layer in layers if not isinstance(layer, EnsembleLayerNorm)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, features: torch.Tensor | None, state: torch.Tensor, phase: torch.Tensor,

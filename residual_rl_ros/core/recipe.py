@@ -25,6 +25,8 @@ class NetworkRecipe:
                                   low=1, high=64)
     action_scale: float = param(0.1, 'Residual bound: residual = tanh(.) * action_scale, normalized units',
                                 low=1e-4, high=2.0)
+    layer_norm: bool = param(True, 'LayerNorm after each hidden layer of the actor and every critic head '
+                                   '(False only for ablations)', choices=(True, False))
     phase_encoding: str = param('sincos', 'How the chunk phase enters the networks',
                                 choices=('sincos', 'onehot'))
     encoder_channels: int = param(32, 'Conv channels of each per-camera image encoder', low=1, high=512)
