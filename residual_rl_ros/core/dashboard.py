@@ -49,6 +49,7 @@ class Dashboard:
         self.trainer: dict[str, Any] = {}
         self.curves: collections.deque[dict[str, Any]] = collections.deque(maxlen=curve_points)
         self.safety: dict[str, Any] = {}
+        self.health: dict[str, dict[str, Any]] = {}     # diagnostic status name -> level, message, behaviour
         self.log: collections.deque[str] = collections.deque(maxlen=30)
         self.acting_version = 0
         self.revision = 0
@@ -105,6 +106,20 @@ class Dashboard:
                 self.safety = dict(fields)
                 self.revision += 1
 
+    def on_health(self, name: str, level: int, message: str, behaviour: str = '',
+                  now_s: float | None = None) -> None:
+        """One diagnostics status (a watchdog's verdict); a change of level is also noted in the log."""
+        now_s = time.time() if now_s is None else now_s
+        entry = {'name': name, 'level': int(level), 'message': message, 'behaviour': behaviour}
+        with self._lock:
+            previous = self.health.get(name)
+            self.health[name] = dict(entry, t=now_s)
+            if previous is None or previous['level'] != entry['level']:
+                word = ('OK', 'WARN', 'ERROR', 'STALE')[min(max(entry['level'], 0), 3)]
+                self.log.appendleft(f'{time.strftime("%H:%M:%S")} {name}: {word} {message}')
+            if previous is None or {k: previous[k] for k in entry} != entry:
+                self.revision += 1
+
     def note(self, message: str) -> None:
         with self._lock:
             self.log.appendleft(f'{time.strftime("%H:%M:%S")} {message}')
@@ -132,4 +147,5 @@ class Dashboard:
                 'episodes': [dict(e) for e in reversed(list(self.episodes.values())[-12:])],
                 'success_rate': self.success_rate(), 'intervention_rate': self.intervention_rate(),
                 'trainer': dict(self.trainer), 'curves': list(self.curves), 'safety': dict(self.safety),
+                'health': sorted((dict(h) for h in self.health.values()), key=lambda h: (-h['level'], h['name'])),
                 'acting_version': self.acting_version, 'log': list(self.log)}

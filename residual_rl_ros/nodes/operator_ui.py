@@ -4,7 +4,8 @@ Serves residual_rl_ros/web/ on `host:port` (stdlib HTTP, live updates by server-
 Failure / Start / Abort / Undo go to `<reward_button>/label`, E-stop publishes std_msgs/Bool on `estop`
 (safety_limit latches it), Release calls `<safety_limit>/reset_estop`, Pause / Resume set the trainer's
 `paused` parameter, Pin sets the residual's `pinned_version`. It shows `episode_events`, `action_records`
-(steps, interventions), `trainer_status` and safety_limit's `diagnostics`. `joy_buttons` maps
+(steps, interventions), `trainer_status`, safety_limit's limits status and every watchdog on
+`diagnostics` (ingestion's sensors, safety_limit's base / residual / trainer watchdogs) with its level. `joy_buttons` maps
 sensor_msgs/Joy buttons on `joy` to the same actions (on press).
 """
 from __future__ import annotations
@@ -149,10 +150,11 @@ class OperatorUi(Node):
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name.startswith(self.params.safety_limit):
-                level = status.level if isinstance(status.level, int) else int.from_bytes(status.level, 'little')
-                self.board.on_safety({'level': level, 'message': status.message,
-                                      **{kv.key: kv.value for kv in status.values}})
+            level = status.level if isinstance(status.level, int) else int.from_bytes(status.level, 'little')
+            values = {kv.key: kv.value for kv in status.values}
+            self.board.on_health(status.name, level, status.message, values.get('behaviour', ''))
+            if status.name == f'{self.params.safety_limit}: command limits':
+                self.board.on_safety({'level': level, 'message': status.message, **values})
 
     def _on_joy(self, msg: Joy) -> None:
         pressed = list(msg.buttons)

@@ -93,6 +93,13 @@ function render() {
     `${safety.message}; holds ${safety.holds}${safety.last_hold_reason ? ' (' + safety.last_hold_reason + ')' : ''}` +
     `${safety.teleop_active === 'True' ? '; TELEOP' : ''}`;
   $('safety').style.color = safety.level >= 2 ? '#c62828' : (safety.level === 1 ? '#e65100' : '#1d2330');
+  const LEVEL_COLORS = ['#2e7d32', '#e65100', '#c62828', '#6d4c41'];
+  $('health').replaceChildren(...(s.health || []).map((h) => {
+    const li = document.createElement('li');
+    li.textContent = `${h.name}: ${h.message}${h.level && h.behaviour ? ' -> ' + h.behaviour : ''}`;
+    li.style.color = LEVEL_COLORS[Math.min(h.level, 3)];
+    return li;
+  }));
   const body = document.querySelector('#episodes tbody');
   body.replaceChildren(...s.episodes.map(row));
   $('log').replaceChildren(...s.log.map((line) => { const li = document.createElement('li'); li.textContent = line; return li; }));

@@ -52,3 +52,19 @@ def test_joy_button_map_is_validated() -> None:
     assert parse_button_map(['0:success', ' 5 : estop']) == {0: 'success', 5: 'estop'}
     with pytest.raises(ValueError, match='joy_buttons entry'):
         parse_button_map(['x:success'])
+
+
+def test_health_lists_watchdogs_worst_first_and_logs_level_changes() -> None:
+    board = Dashboard()
+    board.on_health('safety_limit: watchdog trainer', 0, 'env_steps 5', now_s=1.0)
+    board.on_health('ingestion: sensors', 1, 'stale sensors: camera:wrist in 3/25 ticks', 'safety holds', now_s=1.0)
+    revision = board.revision
+    board.on_health('ingestion: sensors', 1, 'stale sensors: camera:wrist in 3/25 ticks', 'safety holds', now_s=2.0)
+    assert board.revision == revision                        # same verdict: nothing new to show
+    board.on_health('safety_limit: watchdog trainer', 2, 'trainer_status silent for 31.0 s while episodes run',
+                    'the residual keeps running its current weights (v3)', now_s=3.0)
+    health = board.snapshot()['health']
+    assert [h['name'] for h in health] == ['safety_limit: watchdog trainer', 'ingestion: sensors']
+    assert health[0]['level'] == 2 and health[0]['behaviour'].endswith('(v3)')
+    assert 'safety_limit: watchdog trainer: ERROR trainer_status silent' in board.log[0]
+    json.dumps(board.snapshot())
