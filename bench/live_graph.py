@@ -4,9 +4,10 @@
 
 Each task runs the main job (`residual_rl_ros.apps.humanoid_train --task T`): scripted noisy demos ->
 BC base (ONNX) -> its success alone -> the `humanoid_train` graph fitted to the task, trained live for
---env-steps. Writes OUT/live_graph.json and OUT/live_graph.png (success rate over the last 20 episodes
-against env steps, with each task's BC line) and prints, per task, BC success, the final live success and
-the ratio between them. If a bench/sample_efficiency.py result for the same task is given with
+--env-steps (warm-up and schedule as the in-process run: --warmup-env-steps 5000; every --eval-every-th
+episode is an evaluation episode, deterministic residual, as the in-process run evaluates). Writes
+OUT/live_graph.json and OUT/live_graph.png (training and evaluation success against env steps, with each
+task's BC line) and prints, per task, BC success, the final evaluation success and their ratio. If a bench/sample_efficiency.py result for the same task is given with
 --offline-results, its ResFiT curve (the in-process run, same recipe) is drawn beside the live one.
 Not a test: minutes to hours on 2 cores.
 """
@@ -24,15 +25,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from a ch
 from residual_rl_ros.apps.report import read_episodes, success_curve  # noqa: E402
 
 
-def run_task(task: str, out: Path, env_steps: int, demos: int, noise: float) -> dict:
+def run_task(task: str, out: Path, env_steps: int, demos: int, noise: float, warmup: int, eval_every: int) -> dict:
     run_dir = out / task
     cmd = [sys.executable, '-m', 'residual_rl_ros.apps.humanoid_train', '--task', task, '--run-dir', str(run_dir),
-           '--env-steps', str(env_steps), '--demos', str(demos), '--demo-noise', str(noise)]
+           '--env-steps', str(env_steps), '--demos', str(demos), '--demo-noise', str(noise),
+           '--warmup-env-steps', str(warmup), '--eval-every', str(eval_every)]
     print(f'[live_graph] {" ".join(cmd)}', flush=True)
     subprocess.run(cmd, check=False, env=dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl')))
     summary = json.loads((run_dir / 'summary.json').read_text())
-    steps, rate = success_curve(read_episodes(run_dir))
-    summary.update(task=task, curve_env_steps=steps.tolist(), curve_success=rate.tolist())
+    episodes = read_episodes(run_dir)
+    steps, rate = success_curve(episodes)
+    eval_steps, eval_rate = success_curve(episodes, 10, evaluation=True)
+    summary.update(task=task, curve_env_steps=steps.tolist(), curve_success=rate.tolist(),
+                   eval_curve_env_steps=eval_steps.tolist(), eval_curve_success=eval_rate.tolist())
     return summary
 
 
@@ -42,7 +47,11 @@ def plot(results: list[dict], offline: dict[str, dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4), squeeze=False)
     for ax, result in zip(axes[0], results):
-        ax.plot(result['curve_env_steps'], result['curve_success'], label='ResFiT live through the graph')
+        ax.plot(result['curve_env_steps'], result['curve_success'], alpha=0.6,
+                label='live: training episodes (exploring), last 20')
+        if result.get('eval_curve_env_steps'):
+            ax.plot(result['eval_curve_env_steps'], result['eval_curve_success'], marker='.',
+                    label='live: evaluation episodes (deterministic), last 10')
         ax.axhline(result['bc_success'], color='gray', linestyle='--', label=f'BC alone ({result["bc_success"]:.0%})')
         if result['task'] in offline:
             curve = offline[result['task']]
@@ -73,19 +82,23 @@ def main() -> int:
     parser.add_argument('--env-steps', type=int, default=20_000)
     parser.add_argument('--demos', type=int, default=50)
     parser.add_argument('--demo-noise', type=float, default=0.3)
+    parser.add_argument('--warmup-env-steps', type=int, default=5000, help='as the in-process Fetch run')
+    parser.add_argument('--eval-every', type=int, default=4, help='every Nth live episode is an evaluation episode')
     parser.add_argument('--offline-results', nargs='*', default=[], help='bench/sample_efficiency results.json')
     parser.add_argument('--out', default='runs/bench_live')
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = [run_task(t, out, args.env_steps, args.demos, args.demo_noise) for t in args.tasks]
+    results = [run_task(t, out, args.env_steps, args.demos, args.demo_noise, args.warmup_env_steps, args.eval_every)
+               for t in args.tasks]
     (out / 'live_graph.json').write_text(json.dumps(results, indent=2) + '\n')
     plot(results, load_offline(args.offline_results), out / 'live_graph.png')
     for r in results:
-        final = r['final_success_last_20']
+        final = r.get('final_eval_success_last_10')
         ratio = f'{final / r["bc_success"]:.2f}x' if final is not None and r['bc_success'] else 'n/a'
-        print(f'[live_graph] {r["task"]}: BC {r["bc_success"]:.0%} -> live ResFiT {final if final is None else f"{final:.0%}"} '
-              f'after {r["env_steps"]} env steps (ratio {ratio})', flush=True)
+        print(f'[live_graph] {r["task"]}: BC {r["bc_success"]:.0%} -> live ResFiT evaluation (last 10) '
+              f'{"n/a" if final is None else f"{final:.0%}"}, training (last 20, exploring) '
+              f'{r["final_success_last_20"]} after {r["env_steps"]} env steps (ratio to BC {ratio})', flush=True)
     print(f'[live_graph] wrote {out / "live_graph.json"} and {out / "live_graph.png"}')
     return 0
 
