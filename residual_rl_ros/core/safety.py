@@ -27,10 +27,12 @@ def limit_step(proposed: np.ndarray, previous: np.ndarray | None, previous_veloc
     reasons: list[str] = []
     command = proposed.astype(np.float64, copy=True)
     if previous is not None and dt <= 0.0:
-        frozen = np.isfinite(limits.max_velocity) & (command != previous)
+        # no time: a joint with a velocity or an acceleration limit cannot move at all
+        limited = np.isfinite(limits.max_velocity) | np.isfinite(limits.max_acceleration)
+        frozen = limited & (command != previous)
         if np.any(frozen):
             reasons.append(_joints('no time elapsed since the previous command', limits, frozen))
-        command = np.where(np.isfinite(limits.max_velocity), previous, command)
+        command = np.where(limited, previous, command)
     elif previous is not None:
         with np.errstate(over='ignore', invalid='ignore'):
             velocity = (command - previous) / dt
@@ -40,9 +42,10 @@ def limit_step(proposed: np.ndarray, previous: np.ndarray | None, previous_veloc
             v_high = np.minimum(v_high, previous_velocity + limits.max_acceleration * dt)
             v_low, v_high = np.minimum(v_low, 0.0), np.maximum(v_high, 0.0)  # stopping is always allowed
         bounded = np.clip(velocity, v_low, v_high)
-        if np.any(bounded != velocity):
-            reasons.append(_joints('velocity/acceleration limit', limits, bounded != velocity))
-        command = previous + bounded * dt
+        slowed = bounded != velocity
+        if np.any(slowed):
+            reasons.append(_joints('velocity/acceleration limit', limits, slowed))
+        command = np.where(slowed, previous + bounded * dt, command)   # unslowed joints keep their exact value
     clipped = np.clip(command, limits.min_position, limits.max_position)
     if np.any(clipped != command):
         reasons.append(_joints('position limit', limits, clipped != command))
@@ -66,8 +69,9 @@ class SafetyFilter:
         self.last_output_time_s: float | None = None
         self.estopped = False
         self.estop_reason = ''
-        if hold_command is not None:
+        if hold_command is not None:      # the robot rests there: its first motion is acceleration-limited too
             self.previous = np.clip(np.asarray(hold_command, np.float64), limits.min_position, limits.max_position)
+            self.previous_velocity = np.zeros_like(self.previous)
 
     def estop(self, reason: str) -> None:
         """Latch the e-stop: every later step holds until `reset_estop()`."""
@@ -118,6 +122,8 @@ class SafetyFilter:
     def _emit(self, command: np.ndarray, now_s: float, dt: float) -> None:
         if self.previous is not None and dt > 0.0:
             self.previous_velocity = (command - self.previous) / dt
+        elif self.previous_velocity is None:          # the first command: later motion starts from rest
+            self.previous_velocity = np.zeros_like(command)
         self.previous = command.copy()
         # a clock that steps back (NTP, a replayed stamp) must not widen the next step's allowance
         self.last_output_time_s = now_s if self.last_output_time_s is None else max(self.last_output_time_s, now_s)
