@@ -276,6 +276,64 @@ def summarize(robot: Robot, period_s: float) -> dict[str, float]:
             **percentiles(latency, 'latency'), **percentiles(round_trip, 'round_trip'), **percentiles(jitter, 'jitter')}
 
 
+# -- CPU cost of one tick, in process ----------------------------------------------------------------------
+
+def tick_cost(args: argparse.Namespace, folder: Path, cameras: int, ticks: int = 1000) -> dict[str, float]:
+    """CPU ms per tick of the real nodes' callbacks (residual + safety, called directly, publishing into
+    lists) against the relay chain's work on the same messages; interleaved halves."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+
+    from residual_rl_ros.msg import BaseAction, EpisodeEvent, PolicyActionRecord
+    from residual_rl_ros.nodes.residual_policy import ResidualPolicy
+    from residual_rl_ros.nodes.safety_limit import SafetyLimit
+
+    weights, limits = prepare_files(folder, args, cameras)
+    residual = ResidualPolicy(parameter_overrides=[
+        Parameter('weights_file', value=str(weights)), Parameter('timing_report_period_s', value=0.0)] + (
+        [Parameter('inference_backend', value=args.backend)] if args.backend else []))
+    safety = SafetyLimit(parameter_overrides=[Parameter('joint_names', value=NAMES),
+                                              Parameter('limits_file', value=str(limits))])
+    proposals: list = []
+    residual.pub.publish = proposals.append
+    safety.command_pub.publish = safety.record_pub.publish = lambda msg: None
+    residual._on_event(EpisodeEvent(event=EpisodeEvent.START, episode_id=1))
+    robot = Robot(residual, '/tick_cost', cameras)
+
+    def real(i: int) -> None:
+        robot.obs.header.stamp.sec = 1000 + i
+        residual._on_observation(robot.obs)
+        residual._on_base_action(BaseAction(joint_names=NAMES, action=[0.1] * JOINTS, chunk_phase=i % CHUNK,
+                                            chunk_length=CHUNK, observation_stamp=robot.obs.header.stamp))
+        safety._on_proposal(proposals.pop())
+
+    def relay(i: int) -> None:
+        base = BaseAction(joint_names=NAMES, action=[0.1] * JOINTS, chunk_phase=i % CHUNK, chunk_length=CHUNK)
+        record = PolicyActionRecord(joint_names=list(base.joint_names), base_action=list(base.action),
+                                    residual=[0.0] * JOINTS, executed_action=list(base.action),
+                                    chunk_phase=base.chunk_phase, chunk_length=base.chunk_length)
+        Float64MultiArray(data=list(record.executed_action))
+
+    cpu = {'real': 0.0, 'baseline': 0.0}
+    for i in range(50):
+        real(i)
+    for half in range(2):
+        for name, work in (('real', real), ('baseline', relay)):
+            start = time.process_time()
+            for i in range(ticks // 2):
+                work(100 + half * ticks + i)
+            cpu[name] += time.process_time() - start
+    if args.profile:
+        import cProfile
+        import pstats
+        profile = cProfile.Profile()
+        profile.runcall(lambda: [real(10**6 + i) for i in range(ticks)])
+        pstats.Stats(profile).sort_stats('tottime').print_stats(12)
+    safety.destroy_node()
+    residual.destroy_node()
+    return {name: value / ticks * 1e3 for name, value in cpu.items()}
+
+
 # -- one case -----------------------------------------------------------------------------------------------
 
 def start(cmd: list[str], log: Path, env: dict) -> subprocess.Popen:
@@ -294,13 +352,19 @@ def stop(processes: list[subprocess.Popen]) -> None:
             p.wait()
 
 
-def chain_commands(folder: Path, args: argparse.Namespace, rate: float, cameras: int) -> dict[str, list[list[str]]]:
+def prepare_files(folder: Path, args: argparse.Namespace, cameras: int) -> tuple[Path, Path]:
+    """The real residual's weights file and safety_limit's joint limits (wide: nothing clamps)."""
     weights = folder / f'weights_{args.size}_{cameras}.safetensors'
     if not weights.exists():
         write_weights(weights, args.size, cameras)
     limits = folder / 'limits.yaml'
     limits.write_text('joint_limits:\n' + ''.join(
         f'  {n}: {{has_position_limits: true, min_position: -3.0, max_position: 3.0}}\n' for n in NAMES))
+    return weights, limits
+
+
+def chain_commands(folder: Path, args: argparse.Namespace, rate: float, cameras: int) -> dict[str, list[list[str]]]:
+    weights, limits = prepare_files(folder, args, cameras)
     py, me = sys.executable, str(Path(__file__).resolve())
     if args.rt_priority:
         py = f'chrt -f {args.rt_priority} {py}'.split()
@@ -400,6 +464,8 @@ def main() -> int:
                         help='run both chains and the robot side SCHED_FIFO at this priority (0 = normal)')
     parser.add_argument('--executor', choices=('single', 'events'), default='single',
                         help='rclpy executor of every node of both chains (single = the nodes\' own main())')
+    parser.add_argument('--tick-cost-only', action='store_true', help='only the in-process CPU cost per tick')
+    parser.add_argument('--profile', action='store_true', help='cProfile the in-process tick (top 12 by own time)')
     parser.add_argument('--logs', default='', help='keep the node logs in this folder (default: a temp folder)')
     parser.add_argument('--json', default='', help='also write the figures here')
     parser.add_argument('--role', default='bench', help=argparse.SUPPRESS)
@@ -427,6 +493,14 @@ def main() -> int:
         print(f'network sizes {args.size}; scheduling {policy};'
               f' {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; ROS_DOMAIN_ID {os.environ["ROS_DOMAIN_ID"]};'
               f' logs in {tmp}', flush=True)
+        for cameras in args.cameras:
+            cost = tick_cost(args, Path(tmp), cameras)
+            results.append({'cameras': cameras, 'tick_cpu_ms': cost})
+            print(f'tick CPU, {"state" if not cameras else f"{cameras} cams"}: residual + safety callbacks '
+                  f'{cost["real"]:.3f} ms, relay work {cost["baseline"]:.3f} ms '
+                  f'(x{cost["real"] / cost["baseline"]:.1f})', flush=True)
+        if args.tick_cost_only:
+            args.trainer = []
         for trainer in args.trainer:
             for cameras in args.cameras:
                 for rate in args.rates:

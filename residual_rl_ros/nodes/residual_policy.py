@@ -13,6 +13,7 @@ Timing (achieved rate, jitter, misses, latency) is logged every `timing_report_p
 """
 from __future__ import annotations
 
+import gc
 import queue
 import sys
 from collections import OrderedDict
@@ -85,6 +86,8 @@ class ResidualPolicy(Node):
         self.create_subscription(TrainerStatus, 'trainer_status', self._on_status, qos.LATCHED)
         if self.params.timing_report_period_s > 0:
             self.create_timer(self.params.timing_report_period_s, self._report_timing)
+        gc.collect()
+        gc.freeze()     # the ~200k objects of torch, ROS and the policy: a full collection (~0.1-1 s) skips them
 
     def _on_observation(self, msg: Observation) -> None:
         stamp = stamp_ns(msg.header.stamp)
