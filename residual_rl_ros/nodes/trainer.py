@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -69,8 +70,6 @@ class Trainer(Node):
         normalizer = self.core.learner.action_normalizer
         self.assembler = TransitionAssembler(lambda a: normalizer.normalize(a).clip(-1.0, 1.0),
                                              relabel_window_s=p.relabel_window_s)
-        if p.backfill_bags and (run_dir / p.backfill_bags).is_dir():
-            self._backfill(run_dir / p.backfill_bags)
         self.core.paused = p.paused
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.published_at_actor_updates = -1
@@ -79,9 +78,12 @@ class Trainer(Node):
         self.last_checkpoint_steps = self.core.env_steps
         self.weights_pub = self.create_publisher(PolicyWeights, 'policy_weights', qos.LATCHED)
         self.status_pub = self.create_publisher(TrainerStatus, 'trainer_status', qos.LATCHED)
-        self.create_subscription(Observation, 'observation', self._on_observation, qos.RECORD)
-        self.create_subscription(PolicyActionRecord, 'action_records', self._on_record, qos.RECORD)
+        live = [self.create_subscription(Observation, 'observation', self._on_observation, qos.RECORD),
+                self.create_subscription(PolicyActionRecord, 'action_records', self._on_record, qos.RECORD)]
         self.create_subscription(EpisodeEvent, 'episode_events', self._on_event, qos.EVENTS)
+        if p.backfill_bags and (run_dir / p.backfill_bags).is_dir():
+            self._wait_for_overlap(live)
+            self._backfill(run_dir / p.backfill_bags)     # live messages queue meanwhile (depth 1000)
         self.worker = BackgroundTrainer(self.core, on_episode_end=self._log_episode)
         self.ended_kinds: dict[int, str] = {}
         self.worker.start()
@@ -98,6 +100,14 @@ class Trainer(Node):
                 self.core.paused = bool(parameter.value)
                 self.get_logger().info('training paused' if self.core.paused else 'training resumed')
         return SetParametersResult(successful=True)
+
+    def _wait_for_overlap(self, subscriptions, match_timeout_s: float = 5.0, flush_wait_s: float = 2.0) -> None:
+        """Read the bags only once the live topics are matched and the recorder has flushed past that moment
+        (its flush_period_s defaults to 1 s): every message is then in the bags or in our queues."""
+        deadline = time.monotonic() + match_timeout_s
+        while time.monotonic() < deadline and not all(s.get_publisher_count() for s in subscriptions):
+            time.sleep(0.05)
+        time.sleep(flush_wait_s)
 
     def _backfill(self, folder: Path) -> None:
         """Store what the bags recorded and the checkpoint lacks (a crash lost it from the buffer)."""
