@@ -22,7 +22,7 @@ same evaluation seeds (`eval_seed_offset + i`, disjoint from training seeds):
 Writes OUT/results.json and OUT/learning_curve.png (after every method) and prints steps-to-threshold
 per method and seed and the ratio of each baseline's steps to ResFiT's ("> x" when the baseline never
 got there within the budget). Wall and CPU seconds are recorded per method; on a loaded machine compare
-CPU seconds.
+CPU seconds. With --keep, methods already in OUT/results.json (made with the same options) are not rerun.
 """
 from __future__ import annotations
 
@@ -65,6 +65,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument('--methods', nargs='+', choices=METHODS, default=list(METHODS),
                         help='methods to run, in this order')
+    parser.add_argument('--keep', action='store_true',
+                        help='keep method results already in OUT/results.json (same options) instead of rerunning')
     return parser.parse_args(argv)
 
 
@@ -132,6 +134,20 @@ def run_method(method: str, args: argparse.Namespace, seed: int, base: BaseArtif
     return summarize(history, args.threshold, time.monotonic() - start_wall, time.process_time() - start_cpu)
 
 
+def previous_results(path: Path, args: argparse.Namespace) -> dict:
+    """Per-seed method entries of an earlier run into the same folder (for --keep), after checking that
+    it measured the same thing (every option but --methods and --keep equal)."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    ignored = {'methods', 'keep'}
+    mismatched = sorted(k for k, v in vars(args).items()
+                        if k not in ignored and k in old['args'] and old['args'][k] != v and k != 'seeds')
+    if mismatched:
+        raise ValueError(f'--keep: {path} was made with other options {mismatched}; use another --out')
+    return {seed: {m: r for m, r in entry.items() if m in METHODS} for seed, entry in old['seeds'].items()}
+
+
 def build_base(args: argparse.Namespace, seed: int, out: Path) -> BaseArtifacts:
     return build_bc_base(args.task, out / f'base_seed{seed}', demos=args.demos, noise=args.noise, demo_seed=seed,
                          bc=BCConfig(num_steps=args.bc_steps), bc_seed=seed, eval_episodes=args.eval_episodes)
@@ -195,12 +211,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results: dict = {'task': args.task, 'args': vars(args), 'eval_episodes': args.eval_episodes, 'seeds': {}}
+    done = previous_results(out / 'results.json', args) if args.keep else {}
     for seed in args.seeds:
-        entry: dict = {}
+        entry: dict = dict(done.get(str(seed), {}))
         base = build_base(args, seed, out)
         entry['base'] = {'onnx': str(base.onnx_path), 'demos': str(base.demos_path), 'timings_s': base.timings_s}
         results['seeds'][str(seed)] = entry
         for method in dict.fromkeys(args.methods):          # in the order given, each once
+            if method in entry:
+                print(f'=== seed {seed}: {method}: kept from the previous results.json ===', flush=True)
+                continue
             print(f'=== seed {seed}: {method} ===', flush=True)
             entry[method] = run_method(method, args, seed, base, out / f'{method}_seed{seed}')
             (out / 'results.json').write_text(json.dumps(results, indent=1) + '\n')

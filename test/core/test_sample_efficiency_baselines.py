@@ -123,6 +123,18 @@ def test_report_gives_each_baselines_steps_over_resfits():
     assert any(line.startswith('seed 0 steps-to-90% sac / ResFiT: > 5.00x') for line in lines)
 
 
+def test_keep_reuses_entries_only_from_a_run_with_the_same_options(tmp_path):
+    import json
+    args = se.parse_args(TINY + ['--out', str(tmp_path), '--keep'])
+    entry = {'steps_to_threshold': None, 'history': []}
+    stored = {'args': dict(vars(args), methods=['sac']), 'seeds': {'0': {'sac': entry, 'base': {}}}}
+    (tmp_path / 'results.json').write_text(json.dumps(stored))
+    assert se.previous_results(tmp_path / 'results.json', args) == {'0': {'sac': entry}}
+    other = se.parse_args(TINY + ['--out', str(tmp_path), '--keep', '--eval-episodes', '5'])
+    with pytest.raises(ValueError, match='eval_episodes'):
+        se.previous_results(tmp_path / 'results.json', other)
+
+
 def test_every_ablation_variant_is_a_valid_one_change_config():
     reference = recipe_preset('cpu')
     for name, (recipe_set, run_set) in ablations.VARIANTS.items():
