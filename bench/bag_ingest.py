@@ -10,25 +10,29 @@ Writes a state-based recording (humanoid-sized: 24-D proprio, 10-D task state, 1
     python bench/bag_ingest.py [--transitions 50000] [--repeats 3]
 
 Times are CPU seconds of this (single-threaded) process, so a busy shared machine skews them less than
-wall time would; rates are per CPU second.
+wall time would; rates are per CPU second. The three timings are interleaved, repeat after repeat, and
+the best of each is kept, so a burst of load on the machine hits them alike.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from residual_rl_ros.bags.reader import read_messages
-from residual_rl_ros.bags.replay import TRANSITION_TYPES, feed_trainer, transitions
-from residual_rl_ros.bags.typestore import typestore
-from residual_rl_ros.bags.writer import BagWriter
-from residual_rl_ros.core.live_trainer import LiveTrainer
-from residual_rl_ros.core.training.config import recipe_preset
-from residual_rl_ros.core.transitions import TransitionAssembler
-from residual_rl_ros.core.types import Episode, Observation
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from a checkout
+
+from residual_rl_ros.bags.reader import read_messages  # noqa: E402
+from residual_rl_ros.bags.replay import TRANSITION_TYPES, feed_trainer, transitions  # noqa: E402
+from residual_rl_ros.bags.typestore import typestore  # noqa: E402
+from residual_rl_ros.bags.writer import BagWriter  # noqa: E402
+from residual_rl_ros.core.live_trainer import LiveTrainer  # noqa: E402
+from residual_rl_ros.core.training.config import recipe_preset  # noqa: E402
+from residual_rl_ros.core.transitions import TransitionAssembler  # noqa: E402
+from residual_rl_ros.core.types import Episode, Observation  # noqa: E402
 
 JOINTS, PROPRIO, TASK, EPISODE = 12, 24, 10, 100
 TOPICS = {'/observation': 'residual_rl_ros/msg/Observation', '/action_records': 'residual_rl_ros/msg/PolicyActionRecord',
@@ -123,9 +127,9 @@ def main() -> None:
         messages = write_recording(folder, args.transitions)
         size = sum(f.stat().st_size for f in folder.rglob('*.mcap'))
         print(f'recording: {messages} messages, {size / 2**20:.1f} MiB mcap, written in {time.process_time() - t0:.1f} s')
-        base = min(baseline(folder) for _ in range(args.repeats))
-        ours = min(assemble(folder) for _ in range(args.repeats))
-        full = min(ingest(folder, Path(tmp) / f'run{i}') for i in range(args.repeats))
+        timings = [(baseline(folder), assemble(folder), ingest(folder, Path(tmp) / f'run{i}'))
+                   for i in range(args.repeats)]
+        base, ours, full = (min(column) for column in zip(*timings))
     base_tps = args.transitions / base[0]
     print(f'baseline  rosbags read+deserialize: {base[1] / base[0]:>9,.0f} msgs/s = {base_tps:>8,.0f} ticks/s')
     print(f'assemble  read+decode+assembler:    {ours[1] / ours[0]:>9,.0f} transitions/s  ({ours[1]} transitions, '

@@ -1,14 +1,23 @@
 """Read one or many rosbag2 bags (mcap or sqlite3) in time order, including what a crash left behind.
 
 A path may be a bag folder (with or without metadata.yaml), a folder of bag folders (`run_dir/bags`), or
-a single .mcap / .db3 file. Storage files are read with rosbags; an mcap file whose end is missing (the
-recorder was killed while writing, or the file was cut short) is scanned record by record instead: every
-message of every complete chunk is returned, then `BagReadError` names the file and where it broke.
+a single .mcap / .db3 file. Storage files are opened with rosbags (which checks them); an mcap file whose
+end is missing (the recorder was killed while writing, or the file was cut short) is scanned record by
+record instead: every message of every complete chunk is returned, then `BagReadError` names the file and
+where it broke.
+
+Reading speed: an mcap file whose chunks do not overlap in time (what our recorder and `ros2 bag record`
+write) is read by the same scan, straight from a memory map, several times cheaper per message than
+rosbags' indexed reader; messages within a chunk are put in time order when they are not. Files whose
+chunks overlap, and sqlite3 files, are read by rosbags. Files whose time ranges follow one another (the
+splits of one recording) are chained rather than merged.
 """
 from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
+import mmap
 import struct
 from pathlib import Path
 from typing import Collection, Iterable, Iterator
@@ -24,8 +33,10 @@ class BagReadError(ValueError):
     """A bag file that cannot be read (fully); the message names the file."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class BagMessage:
+    """One recorded message (treated as immutable; a plain slotted class is cheaper to build)."""
+
     stamp_ns: int          # receive (log) time
     topic: str
     msgtype: str
@@ -73,7 +84,12 @@ def read_messages(paths: Iterable[str | Path], msgtypes: Collection[str] | None 
     if not files:
         raise BagReadError(f'no bag storage files under {list(map(str, paths))}')
     streams = [read_file(f, msgtypes) for f in files]
-    return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: m.stamp_ns)
+    if len(streams) == 1:
+        return streams[0]
+    ranges = [_mcap_time_range(f) for f in files]
+    if all(ranges) and all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:])):
+        return itertools.chain(*streams)             # splits that follow one another
+    return heapq.merge(*streams, key=lambda m: m.stamp_ns)
 
 
 def count_messages(paths: Iterable[str | Path], msgtypes: Collection[str] | None = None) -> int | None:
@@ -115,6 +131,10 @@ def read_file(path: Path, msgtypes: Collection[str] | None = None) -> Iterator[B
             raise BagReadError(f'{path}: unreadable bag file ({exc})') from exc
         yield from scan_mcap(path, wanted)
         return
+    if _mcap_time_range(path) is not None:
+        reader.close()
+        yield from scan_mcap(path, wanted)
+        return
     try:
         connections = [c for c in reader.connections if wanted is None or c.msgtype in wanted]
         count = 0
@@ -129,9 +149,44 @@ def read_file(path: Path, msgtypes: Collection[str] | None = None) -> Iterator[B
         reader.close()
 
 
+def _map(path: Path) -> memoryview:
+    """The file's bytes, memory-mapped (read-only; an empty file gives an empty view)."""
+    with open(path, 'rb') as f:
+        if not f.seek(0, 2):
+            return memoryview(b'')
+        return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+def _mcap_time_range(path: Path) -> tuple[int, int] | None:
+    """(first, last) message log time of an mcap file whose chunks follow one another in time and that has
+    no message outside a chunk; None for any other file (sqlite3, overlapping chunks, unreadable)."""
+    if path.suffix != '.mcap':
+        return None
+    try:
+        data = _map(path)
+    except OSError:
+        return None
+    if bytes(data[:8]) != _MAGIC:
+        return None
+    first, last, pos, end = None, None, 8, len(data)
+    while pos + 9 <= end:
+        op, length = data[pos], struct.unpack_from('<Q', data, pos + 1)[0]
+        if op == 0x06 and pos + 25 <= end:
+            start_ns, end_ns = struct.unpack_from('<QQ', data, pos + 9)
+            if last is not None and start_ns < last:
+                return None
+            first, last = start_ns if first is None else first, end_ns
+        elif op == 0x05:
+            return None
+        elif op in (0x0F, 0x02):
+            break
+        pos += 9 + length
+    return None if first is None else (first, last)
+
+
 def scan_mcap(path: Path, wanted: Collection[str] | None = None) -> Iterator[BagMessage]:
     """Scan an MCAP file's records from the start (no summary needed); see the module docstring."""
-    data = memoryview(path.read_bytes())
+    data = _map(path)
     if bytes(data[:8]) != _MAGIC:
         raise BagReadError(f'{path}: not an MCAP file (bad magic)')
     schemas: dict[int, str] = {}
@@ -165,21 +220,28 @@ def scan_mcap(path: Path, wanted: Collection[str] | None = None) -> Iterator[Bag
                            'chunk before it was read')
 
 
+_RECORD = struct.Struct('<BQ').unpack_from
+_MESSAGE = struct.Struct('<BQHIQ').unpack_from      # op, length, channel_id, sequence, log_time
+
+
 def _records(data: memoryview, path: Path, schemas: dict, channels: dict,
-             wanted: Collection[str] | None) -> Iterator[BagMessage]:
-    pos = 0
-    while pos + 9 <= len(data):
-        op, length = data[pos], struct.unpack_from('<Q', data, pos + 1)[0]
+             wanted: Collection[str] | None) -> list[BagMessage]:
+    """The wanted messages among the records in `data` (one chunk, or one top-level record), in time order."""
+    out, pos, end, last, ordered = [], 0, len(data), -1, True
+    while pos + 9 <= end:
+        op, length = _RECORD(data, pos)
         body = pos + 9
-        if op == 0x03:
+        if op == 0x05:
+            _, _, channel_id, _, log_time = _MESSAGE(data, pos)
+            topic, msgtype = channels[channel_id]
+            if wanted is None or msgtype in wanted:
+                out.append(BagMessage(log_time, topic, msgtype, data[body + 22:body + length], path))
+                ordered, last = ordered and log_time >= last, log_time
+        elif op == 0x03:
             schema_id, name_len = struct.unpack_from('<HI', data, body)
             schemas[schema_id] = bytes(data[body + 6:body + 6 + name_len]).decode()
         elif op == 0x04:
             channel_id, schema_id, topic_len = struct.unpack_from('<HHI', data, body)
             channels[channel_id] = (bytes(data[body + 8:body + 8 + topic_len]).decode(), schemas.get(schema_id, ''))
-        elif op == 0x05:
-            channel_id, _, log_time = struct.unpack_from('<HIQ', data, body)
-            topic, msgtype = channels[channel_id]
-            if wanted is None or msgtype in wanted:
-                yield BagMessage(log_time, topic, msgtype, data[body + 22:body + length], path)
         pos = body + length
+    return out if ordered else sorted(out, key=lambda m: m.stamp_ns)

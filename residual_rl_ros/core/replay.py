@@ -7,7 +7,11 @@ images are stored once. A global write stamp per slot tells whether the followin
 to the same episode (ring overwrites and unwritten slots are detected, never sampled across).
 
 The last frame of an unfinished episode is written *provisionally*: the transition before it can be
-sampled at once (bootstrapping from that frame); a continuing transition overwrites the slot.
+sampled at once (bootstrapping from that frame); a continuing transition overwrites the slot. A transition
+whose observation and base action are the very objects of the open frame (the transition assembler hands
+them on that way) continues it without a comparison and without rewriting the frame; arrays are treated
+as immutable once added. `add_many` stores a sequence exactly as `add` would, one vectorized write per
+run of continuing transitions.
 """
 from __future__ import annotations
 
@@ -81,6 +85,7 @@ class ReplayBuffer:
         self.arrays['stamp'][:] = -1
         self.counter = 0            # stamps written so far (committed slots)
         self.provisional = False    # slot `counter % capacity` holds an unfinished episode's last frame
+        self._open: tuple = (None, None, None)   # (observation, base action, phase) in the provisional slot
 
     @staticmethod
     def layout(spec: PolicySpec) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
@@ -115,18 +120,74 @@ class ReplayBuffer:
 
     def add(self, t: Transition) -> None:
         """Append one transition; a transition that does not continue the open episode closes it."""
-        if self.provisional and not self._continues(t):
-            self._commit_provisional()
-        self._write_frame(t.observation, t.base_action, t.chunk_phase)
-        slot = self.counter % self.capacity
-        step = {'action': np.asarray(t.action, np.float32), 'reward': t.reward, 'terminated': t.terminated,
-                'truncated': t.truncated, 'intervention': t.intervention, 'is_step': True}
-        for name, value in step.items():
-            self.arrays[name][slot] = value
+        if self.provisional:
+            same = self._open
+            if not (t.observation is same[0] and t.base_action is same[1] and t.chunk_phase == same[2]):
+                if not self._continues(t):
+                    self._commit_provisional()
+                self._write_frame(t.observation, t.base_action, t.chunk_phase)
+        else:
+            self._write_frame(t.observation, t.base_action, t.chunk_phase)
+        arrays, slot = self.arrays, self.counter % self.capacity
+        arrays['action'][slot] = t.action
+        arrays['reward'][slot] = t.reward
+        arrays['terminated'][slot] = t.terminated
+        arrays['truncated'][slot] = t.truncated
+        arrays['intervention'][slot] = t.intervention
+        arrays['is_step'][slot] = True
         self.counter += 1
         self._write_frame(t.next_observation, t.next_base_action, t.next_chunk_phase)
         self.provisional = not (t.terminated or t.truncated)
-        if not self.provisional:
+        if self.provisional:
+            self._open = (t.next_observation, t.next_base_action, t.next_chunk_phase)
+        else:
+            self.counter += 1
+
+    def add_many(self, transitions: Sequence[Transition]) -> None:
+        """Store `transitions` exactly as `add` one by one would: each run of transitions that continue one
+        another (and fit in the ring) is written with one vectorized assignment per array."""
+        start, count = 0, len(transitions)
+        while start < count:
+            end = start + 1
+            while (end < count and end - start < self.capacity - 1 and not transitions[end - 1].terminated
+                   and not transitions[end - 1].truncated and self._follows(transitions[end - 1], transitions[end])):
+                end += 1
+            if end - start == 1:
+                self.add(transitions[start])
+            else:
+                self._add_run(transitions[start:end])
+            start = end
+
+    def _add_run(self, run: Sequence[Transition]) -> None:
+        """Write transitions that continue one another (at most capacity - 1 of them)."""
+        first = run[0]
+        if self.provisional and not (first.observation is self._open[0] and first.base_action is self._open[1]
+                                     and first.chunk_phase == self._open[2]) and not self._continues(first):
+            self._commit_provisional()
+        k, last = len(run), run[-1]
+        frames = [t.observation for t in run] + [last.next_observation]
+        slots = (self.counter + np.arange(k + 1)) % self.capacity
+        arrays = self.arrays
+        arrays['state'][slots] = np.array([observation_state(o) for o in frames], np.float32)
+        for cam in self.spec.camera_names:
+            arrays[f'image/{cam}'][slots] = np.stack([o.images[cam] for o in frames])
+        arrays['base_action'][slots] = np.array([t.base_action for t in run] + [last.next_base_action], np.float32)
+        arrays['phase'][slots] = [t.chunk_phase for t in run] + [last.next_chunk_phase]
+        steps, tail = slots[:k], slots[k]
+        arrays['action'][steps] = np.array([t.action for t in run], np.float32)
+        arrays['reward'][steps] = [t.reward for t in run]
+        arrays['terminated'][steps] = [t.terminated for t in run]
+        arrays['truncated'][steps] = [t.truncated for t in run]
+        arrays['intervention'][steps] = [t.intervention for t in run]
+        arrays['is_step'][steps] = True
+        for name in _STEP_FIELDS:
+            arrays[name][tail] = 0
+        arrays['stamp'][slots] = self.counter + np.arange(k + 1)
+        self.counter += k
+        self.provisional = not (last.terminated or last.truncated)
+        if self.provisional:
+            self._open = (last.next_observation, last.next_base_action, last.next_chunk_phase)
+        else:
             self.counter += 1
 
     def end_episode(self) -> None:
@@ -135,15 +196,15 @@ class ReplayBuffer:
             self._commit_provisional()
 
     def _write_frame(self, obs: Observation, base_action: np.ndarray, phase: int) -> None:
-        slot = self.counter % self.capacity
-        self.arrays['state'][slot] = observation_state(obs)
+        arrays, slot = self.arrays, self.counter % self.capacity
+        arrays['state'][slot] = observation_state(obs)
         for cam in self.spec.camera_names:
-            self.arrays[f'image/{cam}'][slot] = obs.images[cam]
-        self.arrays['base_action'][slot] = base_action
-        self.arrays['phase'][slot] = phase
+            arrays[f'image/{cam}'][slot] = obs.images[cam]
+        arrays['base_action'][slot] = base_action
+        arrays['phase'][slot] = phase
         for name in _STEP_FIELDS:
-            self.arrays[name][slot] = 0
-        self.arrays['stamp'][slot] = self.counter
+            arrays[name][slot] = 0
+        arrays['stamp'][slot] = self.counter
 
     def _continues(self, t: Transition) -> bool:
         slot = self.counter % self.capacity
@@ -153,9 +214,23 @@ class ReplayBuffer:
         return same and all(np.array_equal(self.arrays[f'image/{c}'][slot], t.observation.images[c])
                             for c in self.spec.camera_names)
 
+    def _follows(self, previous: Transition, t: Transition) -> bool:
+        """Whether `add(t)` right after `add(previous)` would continue the episode (see `add`)."""
+        if (t.observation is previous.next_observation and t.base_action is previous.next_base_action
+                and t.chunk_phase == previous.next_chunk_phase):
+            return True
+        before, now = previous.next_observation, t.observation
+        return (np.array_equal(observation_state(before), observation_state(now))
+                and np.array_equal(np.asarray(previous.next_base_action, np.float32),
+                                   np.asarray(t.base_action, np.float32))
+                and int(previous.next_chunk_phase) == int(t.chunk_phase)
+                and all(np.array_equal(np.asarray(before.images[c], np.uint8), now.images[c])
+                        for c in self.spec.camera_names))
+
     def _commit_provisional(self) -> None:
         self.counter += 1
         self.provisional = False
+        self._open = (None, None, None)
 
     # -- sampling --------------------------------------------------------------------------------
 

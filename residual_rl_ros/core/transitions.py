@@ -15,6 +15,11 @@ soon as a later episode starts, but never sooner than `relabel_window_s` after t
 event: until then a later ending event for the same id replaces the end (a late label, or the corrected
 label that follows an UNDO; "last one wins"), and an UNDO alone leaves the episode truncated (ABORT).
 Labels for an episode already finalized are counted in `stats['late_labels_dropped']`.
+
+Each record's base and executed actions are normalized once, when the record meets its observation:
+transition t's `next_base_action` is the very array that is transition t+1's `base_action`, and its
+`next_observation` the very object that is t+1's `observation` (the replay buffer relies on this to see
+at no cost that t+1 continues t's episode). Arrays handed in are treated as immutable.
 """
 from __future__ import annotations
 
@@ -30,9 +35,10 @@ from residual_rl_ros.core.types import Observation, Transition
 Normalize = Callable[[np.ndarray], np.ndarray]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class ActionRecord:
-    """One control tick as decided and executed (robot units; mirrors msg/PolicyActionRecord)."""
+    """One control tick as decided and executed (robot units; mirrors msg/PolicyActionRecord). Treated as
+    immutable; not frozen only because a frozen dataclass costs twice as much to build, once per tick."""
 
     episode_id: int
     tick: int
@@ -45,16 +51,28 @@ class ActionRecord:
     intervention: bool = False
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
+class _Step:
+    record: ActionRecord
+    observation: Observation
+    base_action: np.ndarray          # normalized
+    executed_action: np.ndarray      # normalized
+
+
+@dataclasses.dataclass(slots=True)
 class _Episode:
-    steps: list[tuple[ActionRecord, Observation]] = dataclasses.field(default_factory=list)
+    steps: list[_Step] = dataclasses.field(default_factory=list)
     end: EpisodeEvent | None = None
     end_time_s: float = 0.0
     emitted: int = 0
 
 
 class TransitionAssembler:
-    """Turns the three input streams into Transitions with normalized actions."""
+    """Turns the three input streams into Transitions with normalized actions.
+
+    `normalize_action` works elementwise along the last axis (robot units -> normalized, clipped); it is
+    called once per record with the base and executed actions stacked, shape (2, A).
+    """
 
     def __init__(self, normalize_action: Normalize, grace_s: float = 0.5, max_pending: int = 10_000,
                  relabel_window_s: float = 0.0) -> None:
@@ -78,13 +96,15 @@ class TransitionAssembler:
         return len(self._waiting)
 
     def add_observation(self, stamp_ns: int, observation: Observation) -> list[Transition]:
-        self._observations[stamp_ns] = observation
-        while len(self._observations) > self.max_pending:
-            self._observations.popitem(last=False)
-        waiting, self._waiting = self._waiting, []
+        observations = self._observations
+        observations[stamp_ns] = observation
+        if len(observations) > self.max_pending:
+            observations.popitem(last=False)
         out: list[Transition] = []
-        for record in waiting:
-            out += self.add_record(record)
+        if self._waiting:
+            waiting, self._waiting = self._waiting, []
+            for record in waiting:
+                out += self.add_record(record)
         return out
 
     def add_record(self, record: ActionRecord) -> list[Transition]:
@@ -98,9 +118,12 @@ class TransitionAssembler:
                 self._waiting.pop(0)
                 self.stats['unmatched_records'] += 1
             return []
-        episode = self._episodes.setdefault(record.episode_id, _Episode())
-        episode.steps.append((record, observation))
-        return self._emit_ready(record.episode_id, episode)
+        episode = self._episodes.get(record.episode_id)
+        if episode is None:
+            episode = self._episodes[record.episode_id] = _Episode()
+        base, executed = self.normalize_action(np.stack((record.base_action, record.executed_action)))
+        episode.steps.append(_Step(record, observation, base, executed))
+        return self._emit_ready(episode) if len(episode.steps) > episode.emitted + 1 else []
 
     def add_event(self, event: EpisodeEvent, now_s: float) -> list[Transition]:
         """Record an episode event; a START finalizes every earlier ended episode at once."""
@@ -135,11 +158,10 @@ class TransitionAssembler:
                 out += self._finalize(episode_id)
         return out
 
-    def _emit_ready(self, episode_id: int, episode: _Episode) -> list[Transition]:
-        out = []
-        while episode.emitted + 1 < len(episode.steps):
-            (record, obs), (nxt, next_obs) = episode.steps[episode.emitted], episode.steps[episode.emitted + 1]
-            out.append(self._transition(record, obs, next_obs, nxt, 0.0, False))
+    def _emit_ready(self, episode: _Episode) -> list[Transition]:
+        out, steps = [], episode.steps
+        while episode.emitted + 1 < len(steps):
+            out.append(self._transition(steps[episode.emitted], steps[episode.emitted + 1], 0.0, False))
             episode.emitted += 1
         return out
 
@@ -149,26 +171,24 @@ class TransitionAssembler:
         evaluation = episode_id in self._evaluation
         self._evaluation.discard(episode_id)
         self.ended.append(dataclasses.replace(episode.end, evaluation=evaluation))
-        out = self._emit_ready(episode_id, episode)
+        out = self._emit_ready(episode)
         self.stats['episodes'] += 1
         if not episode.steps or episode.emitted >= len(episode.steps):
             return out
-        record, obs = episode.steps[-1]
         if episode.end.kind in TERMINATING:
             success = episode.end.kind == EventKind.SUCCESS
             self.stats['successes'] += int(success)
-            out.append(self._transition(record, obs, obs, record, float(success), True))
+            out.append(self._transition(episode.steps[-1], episode.steps[-1], float(success), True))
         else:
             self.stats['dropped_truncated_tail'] += 1
         return out
 
-    def _transition(self, record: ActionRecord, obs: Observation, next_obs: Observation,
-                    nxt: ActionRecord, reward: float, terminated: bool) -> Transition:
+    def _transition(self, step: _Step, nxt: _Step, reward: float, terminated: bool) -> Transition:
+        """Transition from `step` to `nxt` (the same step for a terminal transition)."""
         self.stats['transitions'] += 1
-        return Transition(
-            observation=obs, base_action=self.normalize_action(record.base_action),
-            chunk_phase=record.chunk_phase, action=self.normalize_action(record.executed_action),
-            reward=reward, next_observation=next_obs, next_base_action=self.normalize_action(nxt.base_action),
-            next_chunk_phase=nxt.chunk_phase, terminated=terminated, truncated=False,
-            intervention=record.intervention,
-            source=(record.episode_id, record.tick, record.observation_stamp_ns))
+        record = step.record
+        return Transition(observation=step.observation, base_action=step.base_action, chunk_phase=record.chunk_phase,
+                          action=step.executed_action, reward=reward, next_observation=nxt.observation,
+                          next_base_action=nxt.base_action, next_chunk_phase=nxt.record.chunk_phase,
+                          terminated=terminated, truncated=False, intervention=record.intervention,
+                          source=(record.episode_id, record.tick, record.observation_stamp_ns))
