@@ -22,7 +22,7 @@ import numpy as np
 
 from residual_rl_ros.bags.decode import (ACTION_RECORD, EPISODE_EVENT, OBSERVATION, decode_event,
                                          decode_observation, decode_record)
-from residual_rl_ros.bags.reader import BagMessage, read_messages, storage_files
+from residual_rl_ros.bags.reader import BagMessage, BagReadError, read_messages, storage_files
 from residual_rl_ros.core.episodes import EventKind
 from residual_rl_ros.core.live_trainer import LiveTrainer
 from residual_rl_ros.core.transitions import TransitionAssembler
@@ -57,8 +57,21 @@ def transitions(messages: Iterable[BagMessage], assembler: TransitionAssembler,
                 stats: IngestStats | None = None) -> Iterator[list[Transition]]:
     """Feed messages to `assembler`; yield the transitions of each step that emitted some or ended an
     episode (drain `assembler.ended` before the next step, as the trainer node does). Observations with
-    stale sensors are skipped, as the trainer does."""
+    stale sensors are skipped, as the trainer does. A bag that ends in a truncated (or still open) split
+    raises BagReadError after the episodes that ended in its readable part are finished and yielded."""
     stats = stats if stats is not None else IngestStats()
+    try:
+        yield from _transitions(messages, assembler, stats)
+    except BagReadError:
+        out = assembler.flush(0.0, force=True)   # what was read is intact: finish its ended episodes
+        if out or assembler.ended:
+            stats.transitions += len(out)
+            yield out
+        raise
+
+
+def _transitions(messages: Iterable[BagMessage], assembler: TransitionAssembler,
+                 stats: IngestStats) -> Iterator[list[Transition]]:
     last_flush_ns = 0
     now_ns = 0
     for message in messages:
