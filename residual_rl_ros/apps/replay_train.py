@@ -9,6 +9,10 @@ keeps up would). The run folder has the trainer node's layout (checkpoint/, acto
 episodes.jsonl): an existing checkpoint there is resumed (transitions it holds are skipped, so this also
 rebuilds a crashed run's buffer from its bags), and the trainer node can continue from what this writes.
 Trainer settings come from the `trainer` section of --params-file, then the command line.
+
+`--critic-updates N` replaces the pay-as-you-go rule: N critic updates in all (counted from the run's
+start, so a resumed run makes only the rest), spread evenly over the transitions stored after the
+warm-up; this retrains on a live run's bags with as many updates as its trainer made (bench/bag_vs_live.py).
 """
 from __future__ import annotations
 
@@ -20,13 +24,14 @@ from pathlib import Path
 import yaml
 
 from residual_rl_ros.bags.decode import ACTION_RECORD, EPISODE_EVENT, OBSERVATION
-from residual_rl_ros.bags.reader import BagReadError, count_messages
-from residual_rl_ros.bags.replay import IngestStats, feed_trainer
+from residual_rl_ros.bags.reader import BagReadError, count_messages, read_messages
+from residual_rl_ros.bags.replay import TRANSITION_TYPES, IngestStats, feed_trainer, transitions
 from residual_rl_ros.core.base_policy import load_base_policy
 from residual_rl_ros.core.config_fields import from_dict, to_dict
 from residual_rl_ros.core.demos import load_episodes
 from residual_rl_ros.core.live_trainer import LiveTrainer
 from residual_rl_ros.core.node_params import TrainerParams
+from residual_rl_ros.core.transitions import TransitionAssembler
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,6 +49,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--checkpoint-every', type=int, help='env steps between checkpoints')
     parser.add_argument('--seed', type=int)
     parser.add_argument('--ingest-only', action='store_true', help='store the transitions, make no update')
+    parser.add_argument('--critic-updates', type=int,
+                        help='critic updates in all, spread evenly over the post-warm-up transitions')
     return parser.parse_args(argv)
 
 
@@ -72,6 +79,37 @@ def _progress(core: LiveTrainer, total: int | None, started: float):
     return show
 
 
+class _Schedule:
+    """Owes updates so that `critic_updates` are made in all, evenly over the post-warm-up transitions."""
+
+    def __init__(self, core: LiveTrainer, bags: list[str], critic_updates: int) -> None:
+        if critic_updates < 0:
+            raise ValueError(f'--critic-updates {critic_updates}: expected >= 0')
+        self.core, self.start, self.per_step = core, core.env_steps, core.learner.recipe.learner.critic_updates_per_env_step
+        self.made_before = int(core.learner.counters['critic_updates'])
+        self.target = max(0, critic_updates - self.made_before) // self.per_step      # in env steps' worth
+        new = _new_transitions(core, bags)
+        self.spread = max(1, core.env_steps + new - max(core.warmup_env_steps, core.env_steps))
+
+    def owe(self, final: bool = False) -> None:
+        """Set the trainer's debt to what the schedule owes by now (everything left when `final`), replacing
+        what `LiveTrainer.add` counted."""
+        after_warmup = self.core.env_steps - max(self.core.warmup_env_steps, self.start)
+        due = self.target if final else min(self.target, self.target * max(0, after_warmup) // self.spread)
+        made = (int(self.core.learner.counters['critic_updates']) - self.made_before) // self.per_step
+        self.core.owed_env_steps = max(0, due - made)
+
+
+def _new_transitions(core: LiveTrainer, bags: list[str]) -> int:
+    """Transitions in `bags` that `core` does not hold yet (one assembling pass, no storing)."""
+    assembler = TransitionAssembler(lambda a: a)
+    count = 0
+    for batch in transitions(read_messages(bags, TRANSITION_TYPES), assembler):
+        count += sum(t.source not in core.stored_keys for t in batch)
+        assembler.ended.clear()
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from residual_rl_ros.nodes.trainer import load_recipe   # the trainer node's recipe rule (preset + file)
@@ -92,14 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     last_checkpoint = core.env_steps
     update_seconds = 0.0
+    schedule = _Schedule(core, args.bags, args.critic_updates) if args.critic_updates is not None else None
+
+    def pay() -> None:
+        nonlocal update_seconds
+        t0 = time.monotonic()
+        while core.owed_env_steps and core.sampler_ready() and not core.paused:
+            core.train_for(10.0)
+        update_seconds += time.monotonic() - t0
 
     def after_add() -> None:
-        nonlocal last_checkpoint, update_seconds
+        nonlocal last_checkpoint
+        if schedule is not None:
+            schedule.owe()
         if not args.ingest_only and core.owed_env_steps:
-            t0 = time.monotonic()
-            while core.owed_env_steps and core.sampler_ready() and not core.paused:
-                core.train_for(10.0)
-            update_seconds += time.monotonic() - t0
+            pay()
         if core.env_steps - last_checkpoint >= p.checkpoint_every_env_steps:
             core.checkpoint()
             last_checkpoint = core.env_steps
@@ -113,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         stats = None
         print(f'\nreplay_train: {exc}\nreplay_train: checkpointing what was stored before it', file=sys.stderr)
         code = 1
+    if schedule is not None and not args.ingest_only:
+        schedule.owe(final=True)
+        pay()
     folder = core.checkpoint()
     if stats is not None:
         show(stats, end='\n')

@@ -221,13 +221,24 @@ def decode_record(raw: bytes | memoryview) -> ActionRecord:
 # -- everything else ---------------------------------------------------------------------------------
 
 def decode_event(raw: bytes | memoryview) -> EpisodeEvent:
-    """Core EpisodeEvent; ValueError naming the values when event or source is unknown."""
-    msg = typestore().deserialize_cdr(raw, EPISODE_EVENT)
+    """Core EpisodeEvent; ValueError naming the values when event or source is unknown. Bags recorded before
+    the message had `evaluation` (their EpisodeEvent ends after `note`) read as evaluation False."""
+    buf = _body(raw, EPISODE_EVENT)
     try:
-        kind, source = EventKind(msg.event), EventSource(msg.source)
+        pos = _after_header(buf)
+        event, source = buf[pos], buf[pos + 1]
+        pos += 2 + -(pos + 2) % 4
+        episode_id, length = struct.unpack_from('<II', buf, pos)
+        note = bytes(buf[pos + 8:pos + 8 + length]).rstrip(b'\0').decode()
+        pos += 8 + length
+        evaluation = pos < len(buf) and bool(buf[pos])
+    except (struct.error, IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f'EpisodeEvent: malformed CDR ({exc})') from exc
+    try:
+        kind, origin = EventKind(event), EventSource(source)
     except ValueError as exc:
-        raise ValueError(f'EpisodeEvent with unknown event/source ({msg.event}, {msg.source})') from exc
-    return EpisodeEvent(kind, source, int(msg.episode_id), msg.note, bool(getattr(msg, 'evaluation', False)))
+        raise ValueError(f'EpisodeEvent with unknown event/source ({event}, {source})') from exc
+    return EpisodeEvent(kind, origin, int(episode_id), note, evaluation)
 
 
 def deserialize(raw: bytes | memoryview, msgtype: str):

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -20,7 +23,7 @@ from bag_factory import TOPICS, demos, messages, write_bag
 from residual_rl_ros.bags import decode
 from residual_rl_ros.bags.reader import BagReadError, read_messages, storage_files
 from residual_rl_ros.bags.replay import feed_trainer, transitions
-from residual_rl_ros.bags.typestore import typestore
+from residual_rl_ros.bags.typestore import msg_dir, typestore
 from residual_rl_ros.bags.writer import BagWriter
 from residual_rl_ros.core.demos import save_episodes
 from residual_rl_ros.core.transitions import TransitionAssembler
@@ -83,22 +86,206 @@ def test_every_message_reads_back_intact_with_an_independent_reader(tmp_path: Pa
     assert decoded['/trainer_status'].message == 'ok'
 
 
+def _mcap_records(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, body) of every MCAP record, chunk contents included (uncompressed chunks), read by hand."""
+    out, pos = [], 8
+    while pos + 9 <= len(data):
+        op, length = data[pos], struct.unpack_from('<Q', data, pos + 1)[0]
+        body = data[pos + 9:pos + 9 + length]
+        if op == 0x06:
+            size_at = 32 + struct.unpack_from('<I', body, 28)[0]
+            out += _mcap_records(b'\0' * 8 + body[size_at + 8:])
+        else:
+            out.append((op, body))
+        pos += 9 + length
+    return out
+
+
+def _strings(body: bytes, pos: int, count: int) -> tuple[list[str], int]:
+    values = []
+    for _ in range(count):
+        length = struct.unpack_from('<I', body, pos)[0]
+        values.append(body[pos + 4:pos + 4 + length].decode())
+        pos += 4 + length
+    return values, pos
+
+
+def _rosidl_hashes() -> dict[str, str]:
+    """RIHS01 type hashes as rosidl's generator wrote them (share/<pkg>/msg/<Type>.json beside the .msg files)."""
+    hashes = {}
+    for path in msg_dir().parent.parent.glob('*/msg/*.json'):
+        for entry in json.loads(path.read_text()).get('type_hashes', []):
+            hashes.setdefault(entry['type_name'], entry['hash_string'])
+    return hashes
+
+
+def _referenced_types(definition: str, package: str) -> set[str]:
+    """Non-primitive field types of one .msg body, as pkg/Name."""
+    primitives = {'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32',
+                  'uint32', 'int64', 'uint64', 'string', 'wstring'}
+    found = set()
+    for line in definition.splitlines():
+        line = line.split('#', 1)[0].strip()
+        if not line or '=' in line.split()[-1] or len(line.split()) < 2:
+            continue
+        base = re.sub(r'(\[.*\]|<=\d+)$', '', line.split()[0])
+        if base.split('<=')[0] not in primitives:
+            found.add(base if '/' in base else f'{package}/{base}')
+    return found
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_bag_carries_what_rosbag2_reads(tmp_path: Path, storage: str) -> None:
+    """What `ros2 bag info/play` need, checked without ROS: rosbag2's metadata.yaml (version 9, per-topic counts,
+    rosidl's RIHS01 type hashes); mcap: profile ros2, cdr channels with QoS metadata, ros2msg schemas that hold
+    every nested type as a `MSG: pkg/Name` block; sqlite3: rosbag2's schema-4 tables with the same definitions."""
+    written = _all_types_messages()
+    event_msgs, _ = messages(episodes=1, steps=3)
+    topics = {topic: msgtype for topic, msgtype, _ in written} | TOPICS
+    with BagWriter(tmp_path, 'rec', topics, storage=storage) as writer:
+        for i, (topic, _, raw) in enumerate(written):
+            writer.write(topic, raw, 1000 + i)
+        for i, (topic, raw, _) in enumerate(event_msgs):
+            writer.write(topic, raw, 2000 + i)
+    folder = tmp_path / 'rec_0000'
+    info = yaml.safe_load((folder / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    assert info['version'] == 9 and info['storage_identifier'] == storage
+    assert all((folder / name).is_file() for name in info['relative_file_paths'])
+    counts = {topic: 0 for topic in topics}
+    for topic, *_ in written:
+        counts[topic] += 1
+    for topic, *_ in event_msgs:
+        counts[topic] += 1
+    listed = {t['topic_metadata']['name']: t for t in info['topics_with_message_count']}
+    assert {name: t['message_count'] for name, t in listed.items()} == counts
+    assert info['message_count'] == sum(counts.values()) == sum(f['message_count'] for f in info['files'])
+    rosidl = _rosidl_hashes()
+    ours = [msgtype for msgtype in topics.values() if msgtype.startswith('residual_rl_ros/')]
+    assert all(msgtype in rosidl for msgtype in ours), f'no rosidl type description for {ours} under {msg_dir()}'
+    for name, topic in listed.items():
+        meta = topic['topic_metadata']
+        assert (meta['type'], meta['serialization_format']) == (topics[name], 'cdr')
+        if meta['type'] in rosidl:
+            assert meta['type_description_hash'] == rosidl[meta['type']], f'{meta["type"]}: hash differs from rosidl'
+
+    if storage == 'mcap':
+        data = (folder / info['relative_file_paths'][0]).read_bytes()
+        records = _mcap_records(data)
+        header = next(body for op, body in records if op == 0x01)
+        assert _strings(header, 0, 1)[0] == ['ros2']
+        schemas, channels = {}, {}
+        for op, body in records:
+            if op == 0x03:
+                (name, encoding), pos = _strings(body, 2, 2)
+                schemas[struct.unpack_from('<H', body, 0)[0]] = (name, encoding, _strings(body, pos, 1)[0][0])
+            elif op == 0x04:
+                schema_id = struct.unpack_from('<H', body, 2)[0]
+                (topic, encoding), pos = _strings(body, 4, 2)
+                size, meta = struct.unpack_from('<I', body, pos)[0], {}
+                pos, end = pos + 4, pos + 4 + size
+                while pos < end:
+                    (key, value), pos = _strings(body, pos, 2)
+                    meta[key] = value
+                channels[topic] = (schema_id, encoding, meta)
+        definitions = {}
+        for topic, (schema_id, encoding, meta) in channels.items():
+            name, schema_encoding, text = schemas[schema_id]
+            assert (name, encoding, schema_encoding) == (topics[topic], 'cdr', 'ros2msg')
+            assert isinstance(yaml.safe_load(meta['offered_qos_profiles']), list)
+            definitions[name] = text
+    else:
+        db = sqlite3.connect(folder / info['relative_file_paths'][0])
+        assert db.execute('SELECT schema_version FROM schema').fetchone()[0] == 4
+        rows = db.execute('SELECT name, type, serialization_format, offered_qos_profiles, type_description_hash '
+                          'FROM topics').fetchall()
+        assert {r[0]: (r[1], r[2], r[4]) for r in rows} == {
+            name: (t['topic_metadata']['type'], 'cdr', t['topic_metadata']['type_description_hash'])
+            for name, t in listed.items()}
+        assert all(isinstance(yaml.safe_load(r[3]), list) for r in rows)
+        definitions = {}
+        for msgtype, encoding, text in db.execute(
+                'SELECT topic_type, encoding, encoded_message_definition FROM message_definitions'):
+            assert encoding == 'ros2msg'
+            definitions[msgtype] = text
+        assert set(definitions) == set(topics.values())
+    for msgtype, text in definitions.items():
+        blocks = text.split('=' * 80 + '\n')
+        bodies = {msgtype: blocks[0]}
+        for block in blocks[1:]:
+            first, _, body = block.partition('\n')
+            assert first.startswith('MSG: '), f'{msgtype}: dependency block without a MSG: line'
+            bodies[first[5:].replace('/msg/', '/')] = body
+        own = msgtype.replace('/msg/', '/')
+        bodies[own] = bodies.pop(msgtype)
+        for name, body in bodies.items():
+            missing = _referenced_types(body, name.split('/')[0]) - set(bodies)
+            assert not missing, f'{msgtype}: definition lacks the nested type(s) {missing}'
+
+
+def _varied_messages(rng: np.random.Generator) -> list[tuple[str, bytes]]:
+    """Observations and records whose shape changes from one to the next (frame_id, joints, velocities, task
+    state, stale sensors) and comes back, so the decoders' kept layouts must be checked and replaced."""
+    t, store = typestore().types, typestore()
+    out = []
+    for frame_id, joints, velocity, task, stale in [('', 2, 2, 3, []), ('', 2, 2, 3, []), ('world', 2, 2, 3, []),
+                                                    ('', 3, 0, 0, []), ('', 2, 2, 3, ['cam']), ('', 2, 2, 3, []),
+                                                    ('ab', 12, 12, 10, []), ('', 2, 2, 3, ['j', 'k'])]:
+        stamp = t['builtin_interfaces/msg/Time'](sec=int(rng.integers(0, 2**31)), nanosec=int(rng.integers(0, 10**9)))
+        header = t['std_msgs/msg/Header'](stamp=stamp, frame_id=frame_id)
+        names = [f'joint_{i}' * (i + 1) for i in range(joints)]
+        out.append((decode.OBSERVATION, store.serialize_cdr(t[decode.OBSERVATION](
+            header=header, oldest_sensor_stamp=stamp, joint_names=names, joint_position=rng.normal(size=joints),
+            joint_velocity=rng.normal(size=velocity), task_state=rng.normal(size=task), camera_names=[],
+            images=[], stale_sensors=stale), decode.OBSERVATION)))
+        out.append((decode.ACTION_RECORD, store.serialize_cdr(t[decode.ACTION_RECORD](
+            header=header, episode_id=int(rng.integers(0, 2**32)), tick=int(rng.integers(0, 2**63)),
+            joint_names=names, base_action=rng.normal(size=joints), residual=rng.normal(size=joints * (task > 0)),
+            executed_action=rng.normal(size=joints), chunk_phase=int(rng.integers(0, 2**16)), chunk_length=16,
+            policy_version=int(rng.integers(0, 2**32)), intervention=bool(rng.integers(0, 2)), exploration=True),
+            decode.ACTION_RECORD)))
+    return out
+
+
 def test_fast_decoders_agree_with_rosbags() -> None:
     msgs, _ = messages(episodes=1, steps=4)
-    for topic, raw, _ in msgs:
-        full = decode.deserialize(raw, TOPICS[topic])
-        if topic == '/observation':
-            stamp, obs, stale = decode.decode_observation(raw)
-            assert stamp == full.header.stamp.sec * 10**9 + full.header.stamp.nanosec and not stale
-            np.testing.assert_array_equal(obs.proprio, full.joint_position.astype(np.float32))
+    varied = _varied_messages(np.random.default_rng(0))
+    for msgtype, raw in [(TOPICS[topic], raw) for topic, raw, _ in msgs] + varied + varied[::-1]:
+        full = decode.deserialize(raw, msgtype)
+        stamp = full.header.stamp.sec * 10**9 + full.header.stamp.nanosec
+        if msgtype == decode.OBSERVATION:
+            decoded, obs, stale = decode.decode_observation(raw)
+            assert decoded == stamp and stale == bool(full.stale_sensors)
+            np.testing.assert_array_equal(obs.proprio, np.concatenate([full.joint_position, full.joint_velocity])
+                                          .astype(np.float32))
             np.testing.assert_array_equal(obs.task_state, full.task_state.astype(np.float32))
-        elif topic == '/action_records':
+        elif msgtype == decode.ACTION_RECORD:
             record = decode.decode_record(raw)
-            assert (record.episode_id, record.tick, record.chunk_phase, record.chunk_length) == \
-                (full.episode_id, full.tick, full.chunk_phase, full.chunk_length)
+            assert (record.episode_id, record.tick, record.observation_stamp_ns, record.chunk_phase,
+                    record.chunk_length, record.policy_version, record.intervention) == \
+                (full.episode_id, full.tick, stamp, full.chunk_phase, full.chunk_length, full.policy_version,
+                 full.intervention)
+            np.testing.assert_array_equal(record.base_action, full.base_action)
             np.testing.assert_array_equal(record.executed_action, full.executed_action)
+        elif msgtype == decode.EPISODE_EVENT:
+            event = decode.decode_event(raw)
+            assert (event.kind, event.source, event.episode_id, event.note, event.evaluation) == \
+                (full.event, full.source, full.episode_id, full.note, full.evaluation)
     _, obs, _ = decode.decode_observation(_all_types_messages()[0][2])     # with images: the generic path
     assert obs.images['front'].shape == (2, 3, 3) and len(obs.proprio) == 4
+
+
+def test_events_recorded_before_the_evaluation_field_still_decode() -> None:
+    t, store = typestore().types, typestore()
+    header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=1, nanosec=2), frame_id='f')
+    for note, evaluation in (('', True), ('relabelled', False), ('abc', True)):
+        raw = store.serialize_cdr(t[decode.EPISODE_EVENT](header=header, event=1, source=0, episode_id=7, note=note,
+                                                          evaluation=evaluation), decode.EPISODE_EVENT)
+        assert decode.decode_event(raw).evaluation == evaluation
+        old = decode.decode_event(raw[:-1])           # the message as it was: it ended after `note`
+        assert (old.episode_id, old.note, old.evaluation) == (7, note, False)
+    with pytest.raises(ValueError, match='unknown event/source'):
+        decode.decode_event(store.serialize_cdr(t[decode.EPISODE_EVENT](
+            header=header, event=99, source=0, episode_id=7, note='', evaluation=False), decode.EPISODE_EVENT))
 
 
 _KILLED_WRITER = """
@@ -209,6 +396,20 @@ def test_replay_train_checkpoints_and_a_resume_adds_only_what_is_missing(tmp_pat
     assert len(resumed.buffers['online']) == size
     np.testing.assert_array_equal(resumed.buffers['online'].arrays['state'][:size],
                                   uncrashed.buffers['online'].arrays['state'][:size])
+
+
+def test_replay_train_makes_as_many_critic_updates_as_asked(tmp_path: Path, capsys) -> None:
+    from residual_rl_ros.apps import replay_train
+    from residual_rl_ros.core.checkpoint import checkpoint_config
+    save_episodes(tmp_path / 'demos.npz', demos(np.random.default_rng(0)))
+    _, expected = write_bag(tmp_path / 'bags', episodes=4, steps=8)
+    args = _trainer_args(tmp_path, 'run', '--warmup-env-steps', '5', '--critic-updates', '40')
+    assert replay_train.main(args) == 0
+    config = checkpoint_config(tmp_path / 'run' / 'checkpoint' / 'learner.safetensors')
+    assert config['counters']['critic_updates'] == 40 and f'{expected} stored' in capsys.readouterr().out
+    assert replay_train.main(args) == 0                  # resumed: the target is reached, nothing more to do
+    assert checkpoint_config(tmp_path / 'run' / 'checkpoint' / 'learner.safetensors')['counters'][
+        'critic_updates'] == 40
 
 
 def test_demos_import_from_joint_states_and_commands_of_another_tool(tmp_path: Path) -> None:
