@@ -9,6 +9,7 @@ is reproducible from its seed and resumable from a checkpoint.
 from __future__ import annotations
 
 import copy
+import ctypes
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -21,6 +22,7 @@ from residual_rl_ros.core.recipe import ResidualRecipe
 from residual_rl_ros.core.replay import Batch, observation_state
 from residual_rl_ros.core.types import Observation
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3       # glibc mallopt parameters
 ArrayT = TypeVar('ArrayT', np.ndarray, torch.Tensor)
 COUNTERS = ('env_steps', 'critic_updates', 'actor_updates', 'policy_version')
 
@@ -32,15 +34,48 @@ def compose_action(base_action: ArrayT, residual: ArrayT) -> ArrayT:
     return np.clip(np.asarray(base_action) + np.asarray(residual), -1.0, 1.0)
 
 
+def configure_cpu(threads: int = 1, heap_keep_mb: int = 256) -> None:
+    """Process settings for a CPU learner (call once, at start-up, in the learning process).
+
+    `threads` torch threads (0 leaves torch's default): one thread per learner process is fastest per
+    CPU-second on a shared 2-core box (the default two threads spin on each other and the other core's
+    work). `heap_keep_mb`: glibc malloc serves blocks up to this size from its heap and keeps freed
+    memory there, so the per-update activations and gradients (tens of MB at the paper's sizes) are not
+    mapped, page-faulted and unmapped again on every update (~12% of a paper-size update); larger
+    blocks (replay buffers) are still mapped lazily. No-op where glibc is absent.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    if heap_keep_mb <= 0:
+        return
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+    except OSError:
+        return
+    limit = int(heap_keep_mb) << 20
+    libc.mallopt(_M_MMAP_THRESHOLD, limit)
+    libc.mallopt(_M_TRIM_THRESHOLD, limit)
+
+
 class Sampler(Protocol):
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch: ...
 
 
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """target <- (1 - tau) * target + tau * source, for every parameter."""
-    with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters()):
-            t.lerp_(s, tau)
+    """target <- (1 - tau) * target + tau * source, for every parameter (one foreach call)."""
+    targets, sources = list(target.parameters()), list(source.parameters())
+    if targets:                                 # an encoder without cameras has no parameters
+        with torch.no_grad():
+            torch._foreach_lerp_(targets, sources, tau)
+
+
+def _adamw(params: list[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with the fused kernel where torch has one for these tensors (one pass over each parameter:
+    ~12x less CPU time per step than the default per-tensor loop at the paper's sizes)."""
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except RuntimeError:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 class ResidualLearner:
@@ -63,9 +98,10 @@ class ResidualLearner:
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         lr = recipe.learner
         critic_params = list(self.policy.encoder.parameters()) + list(self.critic.parameters())
-        self.critic_optim = torch.optim.AdamW(critic_params, lr=lr.critic_lr, weight_decay=lr.weight_decay)
-        self.actor_optim = torch.optim.AdamW(self.policy.actor.parameters(), lr=lr.actor_lr,
-                                             weight_decay=lr.weight_decay)
+        self.critic_optim = _adamw(critic_params, lr.critic_lr, lr.weight_decay)
+        self.actor_optim = _adamw(list(self.policy.actor.parameters()), lr.actor_lr, lr.weight_decay)
+        self._optim_params = {id(o): [p for g in o.param_groups for p in g['params']]
+                              for o in (self.critic_optim, self.actor_optim)}
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.rng = np.random.default_rng(recipe.seed)
         self.counters = dict.fromkeys(COUNTERS, 0)
@@ -117,14 +153,17 @@ class ResidualLearner:
             noise = torch.randn(residual.shape, generator=self.generator) * (lr.target_noise_std * scale)
             clip = lr.target_noise_clip * scale
             residual = (residual + noise.clamp(-clip, clip)).clamp(-scale, scale)
-            q_all = self.target_critic(features, state, phase, base, compose_action(base, residual))
-            q_next = self.target_critic.target(q_all, self.generator)
+            q_next = self.target_critic.target_value(features, state, phase, base, compose_action(base, residual),
+                                                     self.generator)
             reward = torch.as_tensor(batch.reward, dtype=torch.float32)
             discount = torch.as_tensor(batch.discount, dtype=torch.float32)
             return reward + discount * q_next
 
-    def update_critic(self, batch: Batch) -> dict[str, float]:
-        """One critic + encoder step on the n-step ensemble target; soft-updates the target critic."""
+    def update_critic(self, batch: Batch, metrics: bool = True) -> dict[str, float]:
+        """One critic + encoder step on the n-step ensemble target; soft-updates the target critic.
+
+        Returns loss and Q statistics, or {} when `metrics` is False (saves a few syncs and reductions).
+        """
         target = self._target_value(batch)
         images, state, base, phase = self._tensors(batch)
         action = torch.as_tensor(batch.action, dtype=torch.float32)
@@ -135,12 +174,14 @@ class ResidualLearner:
         soft_update(self.target_critic, self.critic, self.recipe.learner.target_tau)
         soft_update(self.target_policy.encoder, self.policy.encoder, self.recipe.learner.target_tau)
         self.counters['critic_updates'] += 1
+        if not metrics:
+            return {}
         q_all = q_all.detach()
         return {'critic_loss': loss.item(), 'q_mean': q_all.mean().item(), 'q_std': q_all.std(0).mean().item(),
                 'target_mean': target.mean().item(), 'critic_grad_norm': grad_norm}
 
-    def update_actor(self, batch: Batch) -> dict[str, float]:
-        """One actor step maximising the mean Q over heads; bumps `policy_version`."""
+    def update_actor(self, batch: Batch, metrics: bool = True) -> dict[str, float]:
+        """One actor step maximising the mean Q over heads; bumps `policy_version` ({} unless `metrics`)."""
         images, state, base, phase = self._tensors(batch)
         with torch.no_grad():
             features = self.policy.encoder(images, augment=True, generator=self.generator)
@@ -155,15 +196,16 @@ class ResidualLearner:
         soft_update(self.target_policy.actor, self.policy.actor, self.recipe.learner.target_tau)
         self.counters['actor_updates'] += 1
         self.counters['policy_version'] += 1
+        if not metrics:
+            return {}
         return {'actor_loss': loss.item(), 'residual_abs_mean': residual.detach().abs().mean().item(),
                 'actor_grad_norm': grad_norm}
 
     def _step(self, optim: torch.optim.Optimizer, loss: torch.Tensor) -> float:
         optim.zero_grad(set_to_none=True)
         loss.backward()
-        params = [p for group in optim.param_groups for p in group['params'] if p.grad is not None]
         clip = self.recipe.learner.grad_clip_norm
-        norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float('inf'))
+        norm = torch.nn.utils.clip_grad_norm_(self._optim_params[id(optim)], clip if clip > 0 else float('inf'))
         optim.step()
         return float(norm)
 
@@ -174,10 +216,12 @@ class ResidualLearner:
         """
         lr = self.recipe.learner
         metrics: dict[str, float] = {}
-        for _ in range(env_steps * lr.critic_updates_per_env_step):
+        count = env_steps * lr.critic_updates_per_env_step
+        last_actor = count - (self.counters['critic_updates'] + count) % lr.actor_update_interval - 1
+        for i in range(count):
             batch = sampler.sample(lr.batch_size, self.rng)
-            metrics.update(self.update_critic(batch))
+            metrics.update(self.update_critic(batch, metrics=i == count - 1))
             if self.actor_training and self.counters['critic_updates'] % lr.actor_update_interval == 0:
-                metrics.update(self.update_actor(batch))
+                metrics.update(self.update_actor(batch, metrics=i >= last_actor))
         self.counters['env_steps'] += env_steps
         return metrics

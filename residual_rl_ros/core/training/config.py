@@ -44,6 +44,12 @@ class ResFiTRunConfig:
     torch_threads: int = param(1, 'torch CPU threads (0 = leave torch default)', low=0, high=1024)
 
 
+PRESETS = ('paper', 'cpu', 'cpu_state', 'cpu_image', 'tiny')
+CPU_STATE_NET = {'actor_hidden_sizes': [256, 256], 'critic_hidden_sizes': [256, 256]}
+CPU_STATE_LEARNER = {'critic_updates_per_env_step': 4, 'actor_update_interval': 4}
+CPU_IMAGE_NET = {'encoder_channels': 16, 'encoder_layers': 2, 'encoder_feature_dim': 32}
+
+
 def _recipe(network: Mapping[str, Any], learner: Mapping[str, Any], seed: int) -> ResidualRecipe:
     values = to_dict(ResidualRecipe())
     values['network'].update(network)
@@ -62,6 +68,10 @@ def recipe_preset(name: str, seed: int = 0) -> ResidualRecipe:
       recovered within 10-16k steps, so the learning test uses 'cpu').
     Measured on Fetch (seed 0, 50-demo BC base at 78%): 'cpu' with 5k warm-up steps dipped to 70% at 10k
     env steps and reached 90% at 15k (50-episode evaluations).
+    'cpu_state': the paper's UTD 4 / actor-every-4 schedule on 'cpu'-like nets sized to keep >= 50 env
+      steps per second on one core (bench/learner_speed.py).
+    'cpu_image': 'cpu' with a small per-camera encoder (16 channels, 2 convs, 32 features), for
+      two 84x84 cameras at >= 20x less CPU per env step than 'paper' (bench/learner_speed.py).
     """
     cpu_net = {'actor_hidden_sizes': [256, 256], 'critic_hidden_sizes': [256, 256], 'num_critic_heads': 2,
                'num_target_heads': 2, 'action_scale': 0.2}
@@ -71,10 +81,14 @@ def recipe_preset(name: str, seed: int = 0) -> ResidualRecipe:
         return _recipe({}, {}, seed)
     if name == 'cpu':
         return _recipe(cpu_net, cpu_learner, seed)
+    if name == 'cpu_state':
+        return _recipe(dict(cpu_net, **CPU_STATE_NET), dict(cpu_learner, **CPU_STATE_LEARNER), seed)
+    if name == 'cpu_image':
+        return _recipe(dict(cpu_net, **CPU_IMAGE_NET), cpu_learner, seed)
     if name == 'tiny':
         return _recipe(dict(cpu_net, actor_hidden_sizes=[128, 128], critic_hidden_sizes=[128, 128]),
                        dict(cpu_learner, batch_size=128), seed)
-    raise ValueError(f'recipe preset {name!r} is not one of paper, cpu, tiny')
+    raise ValueError(f'recipe preset {name!r} is not one of {", ".join(PRESETS)}')
 
 
 def apply_overrides(config: Any, items: list[str]) -> Any:
