@@ -15,7 +15,7 @@ heads, batch 256), state-based and with two 84x84 cameras:
 Part 2 - per env step (the preset's UTD critic updates + its share of actor updates + batch sampling):
 paper with images against the CPU presets 'cpu_image' and 'cpu_state'.
 
-    python bench/learner_speed.py [--repeats 3] [--threads 1] [--skip-images]
+    python bench/learner_speed.py [--repeats 3] [--image-repeats 1] [--threads 1] [--skip-images]
 
 Times are CPU seconds of this process (all threads), measured with baseline and candidate interleaved
 repeat by repeat and reported as medians, so a shared machine skews the ratios less than wall time
@@ -272,7 +272,7 @@ def paper_vs_reference(images: bool, args: argparse.Namespace, rng: np.random.Ge
             cases[f'reference/1 {part}'] = (lambda f=ref_fn: f(batch), n, 1)
         cases[f'learner {part}'] = (lambda f=our_fn: f(batch), n, args.threads)
     cases['sample'] = (lambda: buffer.sample(recipe.learner.batch_size, rng), 20, 1)
-    res = interleaved(cases, args.repeats)
+    res = interleaved(cases, args.image_repeats if images else args.repeats)
     utd, interval = recipe.learner.critic_updates_per_env_step, recipe.learner.actor_update_interval
     kind = 'two 84x84 cameras' if images else 'state'
     print(f'\n== paper sizes, {kind} (batch 256, 2x1024, 10 heads); same critic loss: rel diff {mismatch:.1e}')
@@ -334,6 +334,7 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=3, help='interleaved repeats (median reported)')
     parser.add_argument('--threads', type=int, default=1, help='torch threads of the learner (reference: default)')
     parser.add_argument('--state-updates', type=int, default=5, help='state-based updates per timed repeat')
+    parser.add_argument('--image-repeats', type=int, default=1, help='interleaved repeats at paper sizes with images')
     parser.add_argument('--skip-images', action='store_true', help='state-based figures only (fast)')
     parser.add_argument('--heap-keep-mb', type=int, default=256,
                         help='glibc heap threshold (learner.configure_cpu; 0 = glibc default)')

@@ -45,7 +45,7 @@ class ResFiTRunConfig:
 
 
 PRESETS = ('paper', 'cpu', 'cpu_state', 'cpu_image', 'tiny')
-CPU_STATE_NET = {'actor_hidden_sizes': [256, 256], 'critic_hidden_sizes': [256, 256]}
+CPU_STATE_NET = {'actor_hidden_sizes': [128, 128], 'critic_hidden_sizes': [128, 128]}
 CPU_STATE_LEARNER = {'critic_updates_per_env_step': 4, 'actor_update_interval': 4}
 CPU_IMAGE_NET = {'encoder_channels': 16, 'encoder_layers': 2, 'encoder_feature_dim': 32}
 
@@ -68,10 +68,11 @@ def recipe_preset(name: str, seed: int = 0) -> ResidualRecipe:
       recovered within 10-16k steps, so the learning test uses 'cpu').
     Measured on Fetch (seed 0, 50-demo BC base at 78%): 'cpu' with 5k warm-up steps dipped to 70% at 10k
     env steps and reached 90% at 15k (50-episode evaluations).
-    'cpu_state': the paper's UTD 4 / actor-every-4 schedule on 'cpu'-like nets sized to keep >= 50 env
-      steps per second on one core (bench/learner_speed.py).
-    'cpu_image': 'cpu' with a small per-camera encoder (16 channels, 2 convs, 32 features), for
-      two 84x84 cameras at >= 20x less CPU per env step than 'paper' (bench/learner_speed.py).
+    'cpu_state': 'cpu' with 128x2 nets on the paper's UTD 4 / actor-every-4 schedule: the state-based
+      speed configuration of bench/learner_speed.py (its learning on Fetch is not measured yet).
+    'cpu_image': 'cpu' with a small per-camera encoder (16 channels, 2 convs, 32 features) for two
+      84x84 cameras; bench/learner_speed.py compares its CPU per env step with 'paper' (learning not
+      measured yet).
     """
     cpu_net = {'actor_hidden_sizes': [256, 256], 'critic_hidden_sizes': [256, 256], 'num_critic_heads': 2,
                'num_target_heads': 2, 'action_scale': 0.2}
