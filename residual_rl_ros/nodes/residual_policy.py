@@ -88,6 +88,7 @@ class ResidualPolicy(Node):
             self.create_timer(self.params.timing_report_period_s, self._report_timing)
         gc.collect()
         gc.freeze()     # the ~200k objects of torch, ROS and the policy: a full collection (~0.1-1 s) skips them
+        sys.setswitchinterval(2e-4)    # a tick waits at most this for the GIL while the loader thread compiles
 
     def _on_observation(self, msg: Observation) -> None:
         stamp = stamp_ns(msg.header.stamp)

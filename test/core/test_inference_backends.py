@@ -67,3 +67,13 @@ def test_node_parameter_offers_the_backends_and_defaults_to_the_fastest() -> Non
     field = {f.name: f for f in dataclasses.fields(ResidualPolicyParams)}['inference_backend']
     assert field.default == DEFAULT_BACKEND
     assert tuple(field.metadata['choices']) == BACKENDS
+
+
+def test_onnxruntime_reuses_the_exported_graph_with_each_versions_weights() -> None:
+    first, second = random_policy(STATE), random_policy(STATE)
+    torch.nn.init.normal_(second.actor.net[0].weight)             # same architecture, other weights
+    runners = [compile_actor(policy, 'onnxruntime') for policy in (first, second)]
+    assert max(max_difference(p, r) for p, r in zip((first, second), runners)) <= 1e-5
+    state, base, phase = example_inputs(STATE)
+    outputs = [r(state[0], base[0], int(phase[0]), {}) for r in runners]
+    assert np.max(np.abs(outputs[0] - outputs[1])) > 1e-3
