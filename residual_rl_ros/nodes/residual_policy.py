@@ -13,7 +13,6 @@ Timing (achieved rate, jitter, misses, latency) is logged every `timing_report_p
 """
 from __future__ import annotations
 
-import gc
 import queue
 import sys
 from collections import OrderedDict
@@ -33,7 +32,7 @@ from residual_rl_ros.core.actor_export import (
 )
 from residual_rl_ros.core.node_params import ResidualPolicyParams
 from residual_rl_ros.core.residual_step import decide
-from residual_rl_ros.core.timing import TickStats
+from residual_rl_ros.core.timing import TickStats, tune_control_process
 from residual_rl_ros.msg import (
     BaseAction,
     EpisodeEvent,
@@ -86,9 +85,6 @@ class ResidualPolicy(Node):
         self.create_subscription(TrainerStatus, 'trainer_status', self._on_status, qos.LATCHED)
         if self.params.timing_report_period_s > 0:
             self.create_timer(self.params.timing_report_period_s, self._report_timing)
-        gc.collect()
-        gc.freeze()     # the ~200k objects of torch, ROS and the policy: a full collection (~0.1-1 s) skips them
-        sys.setswitchinterval(2e-4)    # a tick waits at most this for the GIL while the loader thread compiles
 
     def _on_observation(self, msg: Observation) -> None:
         stamp = stamp_ns(msg.header.stamp)
@@ -209,8 +205,14 @@ class ResidualPolicy(Node):
             f"missed ticks {int(s['misses_total'])}, policy v{self.version}")
 
 
+def _control_node() -> ResidualPolicy:
+    node = ResidualPolicy()
+    tune_control_process()
+    return node
+
+
 def main(args: list[str] | None = None) -> int:
-    return run_node(ResidualPolicy, 'residual_policy', args)
+    return run_node(_control_node, 'residual_policy', args)
 
 
 if __name__ == '__main__':
