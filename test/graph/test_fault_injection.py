@@ -1,10 +1,15 @@
-"""Fail closed: SIGKILL the residual and base policy nodes of a running graph (hardware-like realtime sim).
+"""Fail closed: SIGKILL the residual node, the base node or the trainer of a running graph (realtime sim).
 
-The safety node must hold within 2 control periods of the last proposal, and the graph must recover
-(the runner respawns the node, which learns the running episode and the weights from latched topics).
+A dead policy node: the safety node holds within 2 control periods of the last proposal, and the graph
+recovers (the runner respawns the node, which learns the running episode and the weights from latched
+topics). A dead trainer: the robot stays commanded (the policy acts with its weights; in simulation the next episode
+waits for the trainer's updates while safety holds), the trainer respawns, resumes from its checkpoint and
+backfills from the bags, and its next checkpoint holds every transition the bags recorded before it.
+bench/fault_injection.py does the same at random moments, 20+ times.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,63 +17,73 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from rclpy.node import Node
-from std_msgs.msg import Float64MultiArray
-
-from residual_rl_ros import msg as ours
-from residual_rl_ros.ros import qos
-
-RATE_HZ = 25.0                    # Fetch's control rate; realtime physics steps at it
-PERIOD_S = 1.0 / RATE_HZ
+from fault_tools import PERIOD_S, FaultProbe, lost_transitions, make_realtime, node_pid
 
 
-def _realtime(params_file: Path) -> None:
-    params = yaml.safe_load(params_file.read_text())
-    params['sim_robot']['ros__parameters'].update(physics_mode='realtime', command_timeout_s=0.5)
-    params['safety_limit']['ros__parameters'].update(command_timeout_s=1.5 * PERIOD_S, watchdog_rate_hz=200.0)
-    params_file.write_text(yaml.safe_dump(params))
+def _stop(runner: subprocess.Popen) -> None:
+    runner.send_signal(signal.SIGINT)
+    try:
+        runner.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        runner.kill()
+        runner.communicate()
 
 
-def _pid(executable: str, run_dir: Path) -> int:
-    out = subprocess.run(['pgrep', '-f', f'lib/residual_rl_ros/{executable} .*{run_dir}'], capture_output=True,
-                         text=True).stdout.split()
-    assert out, f'{executable} is not running'
-    return int(out[0])
+def _start(fetch_run, processes, context, spin_until):
+    run_dir, params_file = fetch_run
+    make_realtime(params_file)
+    launcher = Path(sys.executable).with_name('residual_rl_ros_launch')
+    runner = processes([str(launcher), 'humanoid_train', f'params_file:={params_file}', f'run_dir:={run_dir}'])
+    probe = FaultProbe(context)
+    return run_dir, runner, probe
 
 
 @pytest.mark.parametrize('victim', ['residual_policy', 'base_policy'])
 def test_safety_holds_within_two_periods_and_the_graph_recovers(victim, fetch_run, processes, context,
                                                                  spin_until) -> None:
-    run_dir, params_file = fetch_run
-    _realtime(params_file)
-    launcher = Path(sys.executable).with_name('residual_rl_ros_launch')
-    runner = processes([str(launcher), 'humanoid_train', f'params_file:={params_file}', f'run_dir:={run_dir}'])
-    probe = Node('fault_probe', context=context)
-    commands: list[float] = []
-    proposals: list[tuple[float, int]] = []
-    probe.create_subscription(Float64MultiArray, 'sim_robot/commands', lambda m: commands.append(time.monotonic()),
-                              qos.COMMAND)
-    probe.create_subscription(ours.PolicyActionRecord, 'action_proposal',
-                              lambda m: proposals.append((time.monotonic(), m.tick)), qos.CONTROL)
+    run_dir, runner, probe = _start(fetch_run, processes, context, spin_until)
     try:
-        spin_until([probe], lambda: len(proposals) > 50, timeout_s=180.0)
-        old_pid = _pid(victim, run_dir)
-        subprocess.run(['kill', '-9', str(old_pid)], check=True)
+        spin_until([probe.node], lambda: len(probe.proposals) > 50, timeout_s=180.0)
+        old_pid = node_pid(victim, run_dir)
+        count = len(probe.proposals)          # kill while the policy acts: right after a proposal
+        spin_until([probe.node], lambda: len(probe.proposals) > count, timeout_s=30.0)
+        os.kill(old_pid, signal.SIGKILL)
         killed_at = time.monotonic()
-        spin_until([probe], lambda: time.monotonic() - killed_at > 0.5, timeout_s=5.0)
-        last_proposal = max(t for t, _ in proposals if t <= killed_at)
-        # the command answering the last proposal arrives within a few ms; what follows are the holds
-        holds = sorted(t for t in commands if t > last_proposal + 0.015)
-        assert len([t for t in holds if t < last_proposal + 0.5]) >= 10, 'the robot was not held after the kill'
-        assert holds[0] - last_proposal <= 2 * PERIOD_S + 0.02, 'the hold came later than 2 control periods'
-        spin_until([probe], lambda: any(t > killed_at + 0.5 for t, _ in proposals), timeout_s=90.0)
-        assert _pid(victim, run_dir) != old_pid          # respawned, and proposing again
+        spin_until([probe.node], lambda: time.monotonic() - killed_at > 0.5, timeout_s=5.0)
+        figures = probe.hold_after(killed_at)
+        assert figures['holds_in_0.5s'] >= 10, 'the robot was not held after the kill'
+        assert figures['time_to_hold_s'] is not None and figures['time_to_hold_s'] <= 2 * PERIOD_S + 0.02, \
+            f'the hold came later than 2 control periods: {figures}'
+        spin_until([probe.node], lambda: any(t > killed_at + 0.5 for t in probe.proposals), timeout_s=90.0)
+        assert node_pid(victim, run_dir) != old_pid          # respawned, and proposing again
     finally:
-        runner.send_signal(signal.SIGINT)
-        try:
-            runner.communicate(timeout=40)
-        except subprocess.TimeoutExpired:
-            runner.kill()
-            runner.communicate()
-        probe.destroy_node()
+        _stop(runner)
+        probe.destroy()
+
+
+def test_a_killed_trainer_respawns_and_loses_no_recorded_transition(fetch_run, processes, context,
+                                                                    spin_until) -> None:
+    run_dir, runner, probe = _start(fetch_run, processes, context, spin_until)
+    checkpoint = run_dir / 'checkpoint' / 'live_state.json'
+    try:
+        spin_until([probe.node], lambda: len(probe.proposals) > 50 and probe.status, timeout_s=180.0)
+        old_pid = node_pid('trainer', run_dir)
+        os.kill(old_pid, signal.SIGKILL)
+        killed_at, killed_wall = time.monotonic(), time.time()
+        spin_until([probe.node], lambda: node_pid('trainer', run_dir) not in (None, old_pid)
+                   and any(t > killed_at + 1.0 for t, _ in probe.status), timeout_s=180.0)
+        back_at = next(t for t, _ in probe.status if t > killed_at + 1.0)
+        # the robot stays commanded: the policy finishes its episode, then (simulation waits for the trainer's
+        # updates before the next START) the safety node holds; episodes go on with the new trainer. (The gap
+        # bound is loose: a restarting trainer loads a 2-core machine; the bench reports the figures.)
+        assert probe.max_gap(probe.commands, killed_at, back_at) < 5.0, 'the robot went uncommanded'
+        spin_until([probe.node], lambda: any(t > back_at for t in probe.proposals), timeout_s=120.0)
+        # the next checkpoint of the new trainer, written well after it came back
+        spin_until([probe.node], lambda: checkpoint.exists() and checkpoint.stat().st_mtime > killed_wall + 12.0,
+                   timeout_s=240.0)
+    finally:
+        _stop(runner)
+        probe.destroy()
+    loss = lost_transitions(run_dir, margin_s=6.0)
+    assert loss['due'] > 100 and not loss['lost'], loss
+    assert loss['not_in_bags'] == 0, loss
