@@ -60,11 +60,12 @@ class SimRobotParams:
     task: str = param('humanoid_gr1', 'Simulated task to run', choices=TASKS)
     image: bool = param(False, 'Render and publish the task cameras')
     seed: int = param(0, 'Seed of the first episode (episode k uses seed + k)', low=0, high=2**31 - 1)
-    physics_mode: str = param('lockstep', 'lockstep: one physics step per received command (as fast as '
-                              'the graph runs); realtime: step at the task rate with the latest command',
+    physics_mode: str = param('lockstep', 'lockstep: one physics step per executed action record answering '
+                              'the latest published state (as fast as the graph runs; holds and late answers '
+                              'do not step); realtime: step at the task rate with the latest command',
                               choices=('lockstep', 'realtime'))
     command_timeout_s: float = param(0.5, 'realtime: hold the last command when none is newer than this; '
-                                     'lockstep: republish the state when no command came for this long',
+                                     'lockstep: republish the state when no answer came for this long',
                                      low=0.001, high=60.0)
     camera_encoding: str = param('rgb8', 'Encoding of published camera images', choices=('rgb8', 'bgr8'))
 

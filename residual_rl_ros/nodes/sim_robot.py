@@ -5,6 +5,12 @@ Publishes `joint_states` (sensor_msgs/JointState: the task's proprioception), `t
 `~/commands` (std_msgs/Float64MultiArray, ros2_control forward-command style, in `~/joint_names` order);
 reports success / failure / timeout on `~/episode_reports` so an automatic operator can label episodes;
 resets on `~/reset` (std_srvs/Trigger). Steps only while an episode runs (between START and its outcome).
+
+`physics_mode` realtime steps at the task's rate with the latest command, as hardware would. lockstep (for
+training faster or slower than real time) steps once per answer to the latest published state: the answer
+is safety_limit's `action_records` entry (the command as sent, stamped with the observation it answers),
+so a safety hold, or a late answer to a state already answered or republished, never steps the physics
+and exactly one action follows each state, however slow the machine.
 """
 from __future__ import annotations
 
@@ -19,8 +25,9 @@ from std_srvs.srv import Trigger
 from residual_rl_ros.core.episodes import EventSource
 from residual_rl_ros.core.node_params import SimRobotParams
 from residual_rl_ros.core.types import Observation
-from residual_rl_ros.msg import EpisodeEvent
+from residual_rl_ros.msg import EpisodeEvent, PolicyActionRecord
 from residual_rl_ros.ros import qos
+from residual_rl_ros.ros.conversions import stamp_ns
 from residual_rl_ros.ros.node_main import run_node
 from residual_rl_ros.ros.images import numpy_to_image
 from residual_rl_ros.ros.params import declare_config
@@ -42,6 +49,10 @@ class SimRobot(Node):
                             for c in task.camera_names}
         self.report_pub = self.create_publisher(EpisodeEvent, '~/episode_reports', qos.EVENTS)
         self.create_subscription(Float64MultiArray, '~/commands', self._on_command, qos.COMMAND)
+        if self.params.physics_mode == 'lockstep':
+            self.create_subscription(PolicyActionRecord, 'action_records', self._on_record, qos.RECORD)
+        self.state_stamp_ns = -1            # stamp of the latest published state (lockstep: the one to answer)
+        self.ignored_answers = 0
         self.create_subscription(EpisodeEvent, 'episode_events', self._on_event, qos.EVENTS)
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.latest_command: tuple[np.ndarray, float] | None = None
@@ -57,6 +68,7 @@ class SimRobot(Node):
         """Every sensor of one physics step, stamped alike; joint_states last (it is the tick)."""
         self.last_activity_s = self._now_s()
         stamp = self.get_clock().now().to_msg()
+        self.state_stamp_ns = stamp_ns(stamp)
         for camera, frame in observation.images.items():
             encoding = self.params.camera_encoding
             image = frame if encoding == 'rgb8' else np.ascontiguousarray(frame[:, :, ::-1])
@@ -96,8 +108,28 @@ class SimRobot(Node):
             return
         if self.params.physics_mode == 'realtime':
             self.latest_command = (command, self.get_clock().now().nanoseconds * 1e-9)
-        elif self.running:
-            self._step(command)
+
+    def _on_record(self, msg: PolicyActionRecord) -> None:
+        """Lockstep: step with the executed action that answers the latest state; ignore any other."""
+        if not self.running:
+            return
+        if stamp_ns(msg.header.stamp) != self.state_stamp_ns:
+            self.ignored_answers += 1
+            self.get_logger().info(f'lockstep: {self.ignored_answers} answers to an earlier state ignored',
+                                   throttle_duration_sec=10.0)
+            return
+        by_name = dict(zip(msg.joint_names, msg.executed_action))
+        missing = [name for name in self.driver.task.joint_names if name not in by_name]
+        if missing or len(by_name) != len(msg.executed_action):
+            self.get_logger().error(f'lockstep: action record without task joints {missing[:4]} (or names and '
+                                    'values differ in length); not stepping', throttle_duration_sec=2.0)
+            return
+        command = np.array([by_name[name] for name in self.driver.task.joint_names], np.float64)
+        problem = self.driver.check_command(command)
+        if problem is not None:
+            self.get_logger().warning(f'action record refused: {problem}', throttle_duration_sec=2.0)
+            return
+        self._step(command)
 
     def _now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
