@@ -90,8 +90,9 @@ def main() -> int:
     live = checkpoint_config(run / 'checkpoint' / 'learner.safetensors')
     critic_updates = int(live['counters']['critic_updates'])
     task_name = yaml.safe_load((run / 'params.yaml').read_text())['sim_robot']['ros__parameters']['task']
-    print(f'[bag_vs_live] live run {run}: task {task_name}, {json.loads((run / "checkpoint" / "live_state.json").read_text())["stored"]} '
-          f'transitions stored, {critic_updates} critic updates, policy v{live["policy_version"]}', flush=True)
+    stored = json.loads((run / 'checkpoint' / 'live_state.json').read_text())['stored']
+    print(f'[bag_vs_live] live run {run}: task {task_name}, {stored} transitions stored, {critic_updates} critic '
+          f'updates, policy v{live["policy_version"]}', flush=True)
     seconds = None if args.skip_retrain else retrain(run, out, critic_updates, live['recipe'])
     offline = checkpoint_config(out / 'offline' / 'checkpoint' / 'learner.safetensors')
     actors = {name: policy_from_weights(read_actor_weights_file(path / 'actor_latest.safetensors'))

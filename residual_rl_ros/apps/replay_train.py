@@ -85,7 +85,8 @@ class _Schedule:
     def __init__(self, core: LiveTrainer, bags: list[str], critic_updates: int) -> None:
         if critic_updates < 0:
             raise ValueError(f'--critic-updates {critic_updates}: expected >= 0')
-        self.core, self.start, self.per_step = core, core.env_steps, core.learner.recipe.learner.critic_updates_per_env_step
+        self.core, self.start = core, core.env_steps
+        self.per_step = core.learner.recipe.learner.critic_updates_per_env_step
         self.made_before = int(core.learner.counters['critic_updates'])
         self.target = max(0, critic_updates - self.made_before) // self.per_step      # in env steps' worth
         new = _new_transitions(core, bags)

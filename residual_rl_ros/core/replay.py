@@ -197,7 +197,13 @@ class ReplayBuffer:
 
     def _write_frame(self, obs: Observation, base_action: np.ndarray, phase: int) -> None:
         arrays, slot = self.arrays, self.counter % self.capacity
-        arrays['state'][slot] = observation_state(obs)
+        proprio, task = obs.proprio, obs.task_state
+        if (isinstance(proprio, np.ndarray) and isinstance(task, np.ndarray) and proprio.ndim == task.ndim == 1
+                and proprio.size + task.size == self.spec.state_dim):   # = observation_state, without a concat
+            arrays['state'][slot, :proprio.size] = proprio
+            arrays['state'][slot, proprio.size:] = task
+        else:
+            arrays['state'][slot] = observation_state(obs)
         for cam in self.spec.camera_names:
             arrays[f'image/{cam}'][slot] = obs.images[cam]
         arrays['base_action'][slot] = base_action

@@ -121,7 +121,7 @@ class TransitionAssembler:
         episode = self._episodes.get(record.episode_id)
         if episode is None:
             episode = self._episodes[record.episode_id] = _Episode()
-        base, executed = self.normalize_action(np.stack((record.base_action, record.executed_action)))
+        base, executed = self.normalize_action(np.array((record.base_action, record.executed_action), np.float64))
         episode.steps.append(_Step(record, observation, base, executed))
         return self._emit_ready(episode) if len(episode.steps) > episode.emitted + 1 else []
 
