@@ -143,6 +143,10 @@ class SafetyLimitParams:
                                         low=0.1, high=3600.0)
     trainer_error_after_s: float = param(30.0, 'Watchdog: ... this long is an ERROR diagnostic', low=0.1,
                                          high=3600.0)
+    workspace_fk: str = param('', 'Optional workspace box: the task\'s forward kinematics as module:function '
+                              '(command vector in joint_names order -> points (3,) or (k, 3), metres); empty = off')
+    workspace_min_m: list[float] = param([], 'Workspace box lower corner x, y, z (metres, the FK frame)')
+    workspace_max_m: list[float] = param([], 'Workspace box upper corner x, y, z (metres, the FK frame)')
 
 
 @dataclasses.dataclass

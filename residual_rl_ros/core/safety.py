@@ -2,7 +2,8 @@
 
 Order of precedence: e-stop (latched) and stale or non-finite input -> hold the previous command;
 otherwise hard position limits > velocity limits > acceleration limits, all relative to the previous
-*command* with an explicit dt (as ros2_control's joint_limits helpers do). Every hold and every clamp is
+*command* with an explicit dt (as ros2_control's joint_limits helpers do), then the optional workspace box
+(core/workspace.py) where the task provides forward kinematics. Every hold and every clamp is
 explained in the result. The node supplies time and converts messages; nothing here raises on bad data.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import numpy as np
 
 from residual_rl_ros.core.joint_limits import LimitArrays
+from residual_rl_ros.core.workspace import WorkspaceBox, workspace_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,8 +62,10 @@ def _joints(what: str, limits: LimitArrays, mask: np.ndarray) -> str:
 class SafetyFilter:
     """Holds the previous command, the e-stop latch and the time of the last proposal."""
 
-    def __init__(self, limits: LimitArrays, command_timeout_s: float, hold_command: np.ndarray | None = None):
+    def __init__(self, limits: LimitArrays, command_timeout_s: float, hold_command: np.ndarray | None = None,
+                 workspace: WorkspaceBox | None = None):
         self.limits = limits
+        self.workspace = workspace
         self.command_timeout_s = command_timeout_s
         self.previous: np.ndarray | None = None
         self.previous_velocity: np.ndarray | None = None
@@ -92,6 +96,13 @@ class SafetyFilter:
         self.last_proposal_time_s = max(now_s, self.last_proposal_time_s or now_s)
         dt = 0.0 if self.last_output_time_s is None else now_s - self.last_output_time_s
         command, reasons = limit_step(proposed, self.previous, self.previous_velocity, dt, self.limits)
+        if self.workspace is not None:       # last: scaling a step back keeps the limits it met
+            scaled, why = workspace_step(command, self.previous, self.workspace)
+            if scaled is None:
+                return self._hold(now_s, why)
+            if why:
+                reasons.append(_joints(why, self.limits, scaled != command))
+                command = np.clip(scaled, self.limits.min_position, self.limits.max_position)
         self._emit(command, now_s, dt)
         return SafetyResult(command.copy(), False, tuple(reasons))
 

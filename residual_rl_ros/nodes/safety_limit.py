@@ -3,7 +3,8 @@
 `action_proposal` (PolicyActionRecord, executed_action before safety) -> joint limits (ros2_control
 joint_limits YAML, matched by joint name) -> `commands` (std_msgs/Float64MultiArray in `joint_names`
 order; remap it to the controller) and `action_records` (the same record with the command actually sent).
-Holds the previous command on non-finite, mis-named or stale input and while the e-stop (`estop`,
+With `workspace_fk` (a task's forward kinematics) a step that would leave the workspace box is scaled
+back to its edge. Holds the previous command on non-finite, mis-named or stale input and while the e-stop (`estop`,
 std_msgs/Bool, latched) is set until `~/reset_estop`. Every hold is logged with its reason.
 
 Interventions: while `teleop/enable` (std_msgs/Bool, a deadman re-sent while held) is true and fresh,
@@ -32,6 +33,7 @@ from residual_rl_ros.core.joint_limits import parse_joint_limits
 from residual_rl_ros.core.node_params import SafetyLimitParams
 from residual_rl_ros.core.safety import SafetyFilter, SafetyResult
 from residual_rl_ros.core.watchdog import OK, Check, TrainerWatch, UpstreamWatch
+from residual_rl_ros.core.workspace import make_workspace_box
 from residual_rl_ros.msg import BaseAction, EpisodeEvent, PolicyActionRecord, TrainerStatus
 from residual_rl_ros.ros import qos
 from residual_rl_ros.ros.node_main import run_node
@@ -57,7 +59,9 @@ class SafetyLimit(Node):
         super().__init__('safety_limit', **kwargs)
         self.params = declare_config(self, SafetyLimitParams)
         self.limits = load_limits(self.params)
-        self.filter = SafetyFilter(self.limits, self.params.command_timeout_s)
+        p = self.params
+        self.filter = SafetyFilter(self.limits, p.command_timeout_s,
+                                   workspace=make_workspace_box(p.workspace_fk, p.workspace_min_m, p.workspace_max_m))
         self.index = {name: i for i, name in enumerate(self.params.joint_names)}
         self.holds = 0
         self.last_hold_reason = ''

@@ -1,5 +1,6 @@
 """safety_limit's watchdogs over DDS: a silent residual, a silent base and a stuck trainer become diagnostics,
 and the hold that follows names the silent stage."""
+import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
@@ -82,3 +83,38 @@ def test_stuck_trainer_warns_then_errors_while_records_flow(graph, spin_until) -
     assert diagnostics[-1][name].values[0].value == 'the residual keeps running its current weights (v4)'
     spin_until([safety, probe], lambda: _level(diagnostics[-1][name]) == 2, every=tick, period_s=0.02)
     assert not safety.filter.estopped and commands[-1] == [0.1]     # the robot keeps being commanded
+
+
+def test_workspace_box_from_the_task_fk_scales_a_step_back_and_says_so(context, tmp_path, spin_until) -> None:
+    limits = tmp_path / 'limits.yaml'
+    limits.write_text('joint_limits:\n  shoulder: {has_position_limits: true, min_position: -3.0, max_position: 3.0}\n'
+                      '  elbow: {has_position_limits: true, min_position: -2.5, max_position: 2.5}\n')
+    safety = SafetyLimit(context=context, parameter_overrides=[
+        Parameter('joint_names', value=['shoulder', 'elbow']), Parameter('limits_file', value=str(limits)),
+        Parameter('workspace_fk', value='planar_arm:fk'), Parameter('workspace_min_m', value=[-0.6, 0.2, -0.1]),
+        Parameter('workspace_max_m', value=[0.6, 1.0, 0.1])])
+    probe = Node('workspace_probe', context=context)
+    commands: list[list[float]] = []
+    probe.create_subscription(Float64MultiArray, 'commands', lambda m: commands.append(list(m.data)), qos.COMMAND)
+    proposals = probe.create_publisher(PolicyActionRecord, 'action_proposal', qos.CONTROL)
+    try:
+        spin_until([safety, probe], lambda: proposals.get_subscription_count() > 0)
+        for target in ([1.5707963, 0.0], [1.5707963, 2.5]):          # straight up, then fold below y = 0.2 m
+            count = len(commands)
+            proposals.publish(PolicyActionRecord(joint_names=['shoulder', 'elbow'], executed_action=target,
+                                                 base_action=target))
+            spin_until([safety, probe], lambda: len(commands) > count)
+        assert commands[0] == [1.5707963, 0.0] and 0.0 < commands[-1][1] < 2.5
+        assert safety.filter.workspace.violation(np.array(commands[-1])) == 0.0
+    finally:
+        probe.destroy_node()
+        safety.destroy_node()
+
+
+def test_bad_workspace_config_stops_the_node_with_its_name(context, tmp_path) -> None:
+    limits = tmp_path / 'limits.yaml'
+    limits.write_text(LIMITS)
+    with pytest.raises(ValueError, match=r'workspace_min_m=\[0.0, 0.0\] and workspace_max_m=\[\] must be 3'):
+        SafetyLimit(context=context, parameter_overrides=[
+            Parameter('joint_names', value=['a']), Parameter('limits_file', value=str(limits)),
+            Parameter('workspace_fk', value='planar_arm:fk'), Parameter('workspace_min_m', value=[0.0, 0.0])])
