@@ -28,9 +28,11 @@ Key = tuple[int, int, int]
 
 
 def make_realtime(params_file: Path) -> None:
-    """Physics at the task rate on a timer (like hardware); safety times out after 1.5 control periods."""
+    """Physics at the task rate on a timer (like hardware); safety times out after 1.5 control periods; the
+    next episode starts without waiting for the trainer's updates (a robot does not wait for its learner)."""
     params = yaml.safe_load(params_file.read_text())
     params['sim_robot']['ros__parameters'].update(physics_mode='realtime', command_timeout_s=0.5)
+    params['reward_button']['ros__parameters'].update(wait_for_trainer_updates=False)
     params['safety_limit']['ros__parameters'].update(command_timeout_s=1.5 * PERIOD_S, watchdog_rate_hz=200.0)
     params_file.write_text(yaml.safe_dump(params))
 
@@ -66,7 +68,7 @@ class FaultProbe:
         flowing = last is not None and killed_at - last <= 2 * PERIOD_S
         # the command answering the last proposal arrives within a few ms; what follows are the holds
         holds = [t for t in self.commands if last is not None and t > last + 0.015]
-        held_window = [t for t in holds if t < killed_at + 0.5]
+        held_window = [t for t in self.commands if killed_at < t < killed_at + 0.5]
         return {'flowing': flowing, 'time_to_hold_s': holds[0] - last if flowing and holds else None,
                 'holds_in_0.5s': len(held_window)}
 
