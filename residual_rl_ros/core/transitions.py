@@ -14,7 +14,9 @@ End events are finalized after `grace_s` (records still in flight may arrive aft
 soon as a later episode starts, but never sooner than `relabel_window_s` after the episode's last end
 event: until then a later ending event for the same id replaces the end (a late label, or the corrected
 label that follows an UNDO; "last one wins"), and an UNDO alone leaves the episode truncated (ABORT).
-Labels for an episode already finalized are counted in `stats['late_labels_dropped']`.
+Labels for an episode already finalized are counted in `stats['late_labels_dropped']`. A record repeating
+the episode's previous one (same tick and observation stamp, e.g. published twice) is dropped and counted
+in `stats['duplicate_records']`: kept, it would pair a step with itself.
 
 Each record's base and executed actions are normalized once, when the record meets its observation:
 transition t's `next_base_action` is the very array that is transition t+1's `base_action`, and its
@@ -88,7 +90,7 @@ class TransitionAssembler:
         self.ended: list[EpisodeEvent] = []        # finalized episodes' end events (evaluation = as started)
         self.stats = {'transitions': 0, 'episodes': 0, 'successes': 0, 'dropped_truncated_tail': 0,
                       'late_records': 0, 'unmatched_records': 0, 'relabels': 0, 'undos': 0,
-                      'late_labels_dropped': 0}
+                      'late_labels_dropped': 0, 'duplicate_records': 0}
 
     @property
     def records_waiting(self) -> int:
@@ -121,6 +123,10 @@ class TransitionAssembler:
         episode = self._episodes.get(record.episode_id)
         if episode is None:
             episode = self._episodes[record.episode_id] = _Episode()
+        elif episode.steps and (episode.steps[-1].record.tick == record.tick
+                                and episode.steps[-1].record.observation_stamp_ns == record.observation_stamp_ns):
+            self.stats['duplicate_records'] += 1        # the same tick again: it would make a zero-step transition
+            return []
         base, executed = self.normalize_action(np.array((record.base_action, record.executed_action), np.float64))
         episode.steps.append(_Step(record, observation, base, executed))
         return self._emit_ready(episode) if len(episode.steps) > episode.emitted + 1 else []

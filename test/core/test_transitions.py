@@ -134,3 +134,15 @@ def test_an_ended_episode_carries_whether_it_started_as_an_evaluation() -> None:
     asm.flush(4.0)
     assert [(e.episode_id, e.kind, e.evaluation) for e in asm.ended] == [
         (1, EventKind.FAILURE, True), (2, EventKind.SUCCESS, False)]
+
+
+def test_a_record_received_twice_is_dropped_not_paired_with_itself() -> None:
+    asm = TransitionAssembler(normalize_action=lambda a: a, grace_s=0.0)
+    out = []
+    for tick in range(3):
+        out += asm.add_observation(tick + 1, _obs(float(tick)))
+        out += asm.add_record(_record(1, tick, tick + 1, float(tick), float(tick)))
+        out += asm.add_record(_record(1, tick, tick + 1, float(tick), float(tick)))     # published twice
+    out += asm.add_event(_event(EventKind.SUCCESS, 1), 1.0) + asm.flush(2.0)
+    assert [t.source[1] for t in out] == [0, 1, 2] and asm.stats['duplicate_records'] == 3
+    assert [float(t.next_observation.proprio[0]) for t in out] == [1.0, 2.0, 2.0]
