@@ -103,7 +103,8 @@ def main() -> int:
                 ratio = (f'x{r["p50_ms"] / eager["p50_ms"]:.2f} / x{r["p99_ms"] / eager["p99_ms"]:.2f} / '
                          f'x{r["cpu_mean_ms"] / eager["cpu_mean_ms"]:.2f}' if 'p50_ms' in eager else '')
                 print(f'  {name:15s} p50 {r["p50_ms"]:7.3f} ms  p99 {r["p99_ms"]:7.3f} ms  '
-                      f'CPU {r["cpu_mean_ms"]:7.3f} ms  of eager {ratio:22s} max|diff| {r["max_abs_diff"]:.1e}  build {r["build_s"]:.2f} s')
+                      f'CPU {r["cpu_mean_ms"]:7.3f} ms  of eager {ratio:22s} max|diff| {r["max_abs_diff"]:.1e}  '
+                      f'build {r["build_s"]:.2f} s')
     return 0
 
 
