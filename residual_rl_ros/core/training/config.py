@@ -47,7 +47,7 @@ class ResFiTRunConfig:
 PRESETS = ('paper', 'cpu', 'cpu_state', 'cpu_image', 'tiny')
 CPU_STATE_NET = {'actor_hidden_sizes': [128, 128], 'critic_hidden_sizes': [128, 128]}
 CPU_STATE_LEARNER = {'critic_updates_per_env_step': 4, 'actor_update_interval': 4}
-CPU_IMAGE_NET = {'encoder_channels': 16, 'encoder_layers': 2, 'encoder_feature_dim': 32}
+CPU_IMAGE_NET = {'encoder_channels': 8, 'encoder_layers': 2, 'encoder_feature_dim': 32}
 
 
 def _recipe(network: Mapping[str, Any], learner: Mapping[str, Any], seed: int) -> ResidualRecipe:
@@ -70,7 +70,7 @@ def recipe_preset(name: str, seed: int = 0) -> ResidualRecipe:
     env steps and reached 90% at 15k (50-episode evaluations).
     'cpu_state': 'cpu' with 128x2 nets on the paper's UTD 4 / actor-every-4 schedule: the state-based
       speed configuration of bench/learner_speed.py (its learning on Fetch is not measured yet).
-    'cpu_image': 'cpu' with a small per-camera encoder (16 channels, 2 convs, 32 features) for two
+    'cpu_image': 'cpu' with a small per-camera encoder (8 channels, 2 convs, 32 features) for two
       84x84 cameras; bench/learner_speed.py compares its CPU per env step with 'paper' (learning not
       measured yet).
     """
