@@ -39,10 +39,13 @@ def limit_step(proposed: np.ndarray, previous: np.ndarray | None, previous_veloc
         with np.errstate(over='ignore', invalid='ignore'):
             velocity = (command - previous) / dt
         v_low, v_high = -limits.max_velocity, limits.max_velocity
-        if previous_velocity is not None:
-            v_low = np.maximum(v_low, previous_velocity - limits.max_acceleration * dt)
-            v_high = np.minimum(v_high, previous_velocity + limits.max_acceleration * dt)
-            v_low, v_high = np.minimum(v_low, 0.0), np.maximum(v_high, 0.0)  # stopping is always allowed
+        if previous_velocity is not None:     # only joints with an acceleration limit (inf - inf is NaN)
+            accel = np.isfinite(limits.max_acceleration)
+            speed = np.where(np.isfinite(previous_velocity), previous_velocity, 0.0)
+            with np.errstate(over='ignore', invalid='ignore'):
+                low_a, high_a = speed - limits.max_acceleration * dt, speed + limits.max_acceleration * dt
+            v_low = np.where(accel, np.minimum(np.maximum(v_low, low_a), 0.0), v_low)    # stopping is always
+            v_high = np.where(accel, np.maximum(np.minimum(v_high, high_a), 0.0), v_high)  # allowed
         bounded = np.clip(velocity, v_low, v_high)
         slowed = bounded != velocity
         if np.any(slowed):
@@ -93,9 +96,12 @@ class SafetyFilter:
             return self._hold(now_s, f'proposal has {proposed.size} values, expected {self.limits.min_position.size}')
         if not np.all(np.isfinite(proposed)):
             return self._hold(now_s, _joints('non-finite proposal', self.limits, ~np.isfinite(proposed)))
-        self.last_proposal_time_s = max(now_s, self.last_proposal_time_s or now_s)
+        self.last_proposal_time_s = now_s if self.last_proposal_time_s is None else max(now_s, self.last_proposal_time_s)
         dt = 0.0 if self.last_output_time_s is None else now_s - self.last_output_time_s
         command, reasons = limit_step(proposed, self.previous, self.previous_velocity, dt, self.limits)
+        if not np.all(np.isfinite(command)):     # never expected: fail closed rather than send it
+            return self._hold(now_s, _joints('internal error: non-finite limited command', self.limits,
+                                             ~np.isfinite(command)))
         if self.workspace is not None:       # last: scaling a step back keeps the limits it met
             scaled, why = workspace_step(command, self.previous, self.workspace)
             if scaled is None:
@@ -132,7 +138,8 @@ class SafetyFilter:
 
     def _emit(self, command: np.ndarray, now_s: float, dt: float) -> None:
         if self.previous is not None and dt > 0.0:
-            self.previous_velocity = (command - self.previous) / dt
+            with np.errstate(over='ignore'):       # a tiny dt: inf, ignored where no acceleration limit applies
+                self.previous_velocity = (command - self.previous) / dt
         elif self.previous_velocity is None:          # the first command: later motion starts from rest
             self.previous_velocity = np.zeros_like(command)
         self.previous = command.copy()

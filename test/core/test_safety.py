@@ -86,3 +86,20 @@ def test_a_clock_stepping_back_does_not_widen_the_next_step() -> None:
     flt.propose(np.array([0.0]), 1.0)
     assert flt.propose(np.array([5.0]), 0.5).command[0] == 0.0        # time went back: no motion
     assert flt.propose(np.array([5.0]), 1.1).command[0] == pytest.approx(0.1)   # 0.1 s after the latest time
+
+
+def test_a_subnormal_time_step_never_yields_a_nan_command() -> None:
+    # an unlimited joint moving in 5e-324 s has an infinite velocity; with no acceleration limit, inf - inf
+    # used to make the next step's bound NaN and the command NaN (found by hypothesis)
+    flt = SafetyFilter(parse_joint_limits(YAML, JOINTS), 0.2, hold_command=np.zeros(3))
+    flt.propose(np.array([0.0, 1.0, 0.0]), 0.0)
+    flt.propose(np.array([0.0, 0.0, 0.0]), 5e-324)
+    result = flt.propose(np.array([0.0, 0.0, 0.0]), 0.5)
+    assert np.all(np.isfinite(result.command)) and not result.held
+
+
+def test_a_proposal_at_time_zero_counts_when_the_clock_steps_back() -> None:
+    flt = SafetyFilter(parse_joint_limits(YAML, JOINTS), 0.1, hold_command=np.zeros(3))
+    flt.propose(np.zeros(3), 0.0)
+    flt.propose(np.zeros(3), -0.4)                  # the clock stepped back: the newest proposal is still at 0.0
+    assert flt.check_timeout(-0.02) is None        # (0.0 was taken for "no proposal yet")
