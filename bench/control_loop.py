@@ -15,10 +15,15 @@ processes, each in its own namespace:
 
 Blocks of --block-s seconds alternate between the chains until each has --duration-s of ticks, so a
 changing load on the machine hits both alike. Per chain: latency from the observation's stamp to the safe
-command's record at the robot side (p50/p99/max), tick jitter (|interval between records - period|), lost
-ticks (no command) and late ticks (command after the next observation was due). `--trainer busy` runs a
-learner updating in a loop (its own process, one torch thread) for the whole case. Ratios are real over
-baseline from the same run.
+command leaving the safety stage (its action record's DDS source timestamp, published right after the
+command; same clock), p50/p99/max; the round trip back to the robot side; tick jitter (|interval between
+consecutive safe commands - period|); lost ticks (no command) and late ticks (latency over one period);
+and the CPU time of each chain process over the measured phase (idle time included: the blocks alternate)
+per tick it served. `--trainer busy` runs a learner updating in a loop (its own process, one torch thread)
+for the whole case; `--weights-period-s` publishes new weight versions to the real residual meanwhile;
+`--rt-priority` runs both chains and the robot side SCHED_FIFO (how a robot computer runs its control path).
+Before the cases, the in-process CPU cost of one tick of the real nodes' callbacks is printed (--profile:
+its cProfile). Ratios are real over baseline from the same run.
 """
 from __future__ import annotations
 
@@ -391,10 +396,12 @@ def run_case(args: argparse.Namespace, folder: Path, rate: float, cameras: int, 
     from rclpy.node import Node
 
     env = dict(os.environ)
-    processes = []
+    processes, pids = [], {}
     name = f'{rate:g}Hz_{cameras}cam_{trainer}'
     for chain, commands in chain_commands(folder, args, rate, cameras).items():
-        processes += [start(cmd, folder / f'{name}_{chain}_{i}.log', env) for i, cmd in enumerate(commands)]
+        started = [start(cmd, folder / f'{name}_{chain}_{i}.log', env) for i, cmd in enumerate(commands)]
+        processes += started
+        pids[chain] = [p.pid for p in started]
     if trainer == 'busy':
         processes.append(start([sys.executable, str(Path(__file__).resolve()), '--role', 'trainer', '--size',
                                 args.size, '--cameras', str(cameras)], folder / f'{name}_trainer.log', env))
@@ -414,6 +421,7 @@ def run_case(args: argparse.Namespace, folder: Path, rate: float, cameras: int, 
                 spin_block(executor, robot, period, 0.5, record=True)
             robot.sent.clear(), robot.received.clear(), robot.commanded.clear()
             spin_block(executor, robot, period, 1.0, record=False)     # warm-up
+        cpu_start = {chain: np.array([cpu_seconds(pid) for pid in pids[chain]]) for chain in robots}
         done = 0.0
         while done < args.duration_s - 1e-9:
             block = min(args.block_s, args.duration_s - done)
@@ -421,11 +429,20 @@ def run_case(args: argparse.Namespace, folder: Path, rate: float, cameras: int, 
                 spin_block(executor, robots[chain], period, block, record=True,
                            weights=feed if chain == 'real' else None)
             done += block
+        cpu = {chain: np.array([cpu_seconds(pid) for pid in pids[chain]]) - cpu_start[chain] for chain in robots}
     finally:
         executor.remove_node(node)
         node.destroy_node()
         stop(processes)
-    return {chain: summarize(robot, period) for chain, robot in robots.items()}
+    return {chain: dict(summarize(robot, period),
+                        cpu_ms_per_tick=(cpu[chain] / max(len(robot.sent), 1) * 1e3).round(3).tolist())
+            for chain, robot in robots.items()}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads)."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')     # utime, stime
 
 
 def ratio(real: dict, base: dict, key: str) -> str:
@@ -442,7 +459,8 @@ def report(rate: float, cameras: int, trainer: str, result: dict, duration_s: fl
                                                                   for q in ('p50', 'p99', 'max')) + ' ms'
                              for key, label in (('latency', 'latency'), ('jitter', 'jitter'),
                                                 ('round_trip', 'round trip')))
-        print(f'    {chain:8s} {figures}   ticks {r["ticks"]}, lost {r["lost"]}, late {r["late"]}')
+        print(f'    {chain:8s} {figures}   ticks {r["ticks"]}, lost {r["lost"]}, late {r["late"]}, '
+              f'CPU policy + safety stage {" + ".join(f"{c:.2f}" for c in r["cpu_ms_per_tick"])} ms/tick')
     print(f'    real/baseline: latency p50 {ratio(real, base, "latency_p50_ms")}, '
           f'p99 {ratio(real, base, "latency_p99_ms")}, jitter p99 {ratio(real, base, "jitter_p99_ms")};  '
           f'goal p99 <= {goal:g} ms: '
