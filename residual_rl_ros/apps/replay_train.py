@@ -25,7 +25,7 @@ import yaml
 
 from residual_rl_ros.bags.decode import ACTION_RECORD, EPISODE_EVENT, OBSERVATION
 from residual_rl_ros.bags.reader import BagReadError, count_messages, read_messages
-from residual_rl_ros.bags.replay import TRANSITION_TYPES, IngestStats, feed_trainer, transitions
+from residual_rl_ros.bags.replay import TRANSITION_TYPES, IngestStats, feed_trainer, sessions, transitions
 from residual_rl_ros.core.base_policy import load_base_policy
 from residual_rl_ros.core.config_fields import from_dict, to_dict
 from residual_rl_ros.core.demos import load_episodes
@@ -82,14 +82,14 @@ def _progress(core: LiveTrainer, total: int | None, started: float):
 class _Schedule:
     """Owes updates so that `critic_updates` are made in all, evenly over the post-warm-up transitions."""
 
-    def __init__(self, core: LiveTrainer, bags: list[str], critic_updates: int) -> None:
+    def __init__(self, core: LiveTrainer, bags: list[str], critic_updates: int, relabel_window_s: float) -> None:
         if critic_updates < 0:
             raise ValueError(f'--critic-updates {critic_updates}: expected >= 0')
         self.core, self.start = core, core.env_steps
         self.per_step = core.learner.recipe.learner.critic_updates_per_env_step
         self.made_before = int(core.learner.counters['critic_updates'])
         self.target = max(0, critic_updates - self.made_before) // self.per_step      # in env steps' worth
-        new = _new_transitions(core, bags)
+        new = _new_transitions(core, bags, relabel_window_s)
         self.spread = max(1, core.env_steps + new - max(core.warmup_env_steps, core.env_steps))
 
     def owe(self, final: bool = False) -> None:
@@ -101,14 +101,16 @@ class _Schedule:
         self.core.owed_env_steps = max(0, due - made)
 
 
-def _new_transitions(core: LiveTrainer, bags: list[str]) -> int:
-    """Transitions in `bags` that `core` does not hold yet (one assembling pass, no storing)."""
-    assembler = TransitionAssembler(lambda a: a)
-    count = 0
-    for batch in transitions(read_messages(bags, TRANSITION_TYPES), assembler):
-        count += sum(t.source not in core.stored_keys for t in batch)
-        assembler.ended.clear()
-    return count
+def _new_transitions(core: LiveTrainer, bags: list[str], relabel_window_s: float) -> int:
+    """Transitions in `bags` that `core` does not hold yet: one assembling pass per recording session, as
+    `feed_trainer` makes, without storing."""
+    new: set[tuple[int, int, int]] = set()
+    for files in sessions(bags):
+        assembler = TransitionAssembler(lambda a: a, relabel_window_s=relabel_window_s)
+        for batch in transitions(read_messages(files, TRANSITION_TYPES), assembler):
+            new.update(t.source for t in batch if t.source not in core.stored_keys)
+            assembler.ended.clear()
+    return len(new)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     last_checkpoint = core.env_steps
     update_seconds = 0.0
-    schedule = _Schedule(core, args.bags, args.critic_updates) if args.critic_updates is not None else None
+    schedule = (_Schedule(core, args.bags, args.critic_updates, p.relabel_window_s)
+                if args.critic_updates is not None else None)
 
     def pay() -> None:
         nonlocal update_seconds
