@@ -173,6 +173,9 @@ def _mcap_time_range(path: Path) -> tuple[int, int] | None:
         op, length = data[pos], struct.unpack_from('<Q', data, pos + 1)[0]
         if op == 0x06 and pos + 25 <= end:
             start_ns, end_ns = struct.unpack_from('<QQ', data, pos + 9)
+            if start_ns > end_ns:                          # a chunk without messages (schemas, channels only)
+                pos += 9 + length
+                continue
             if last is not None and start_ns < last:
                 return None
             first, last = start_ns if first is None else first, end_ns

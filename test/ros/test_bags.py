@@ -344,6 +344,22 @@ def test_truncated_bag_names_the_file_and_keeps_earlier_data(tmp_path: Path) -> 
         storage_files([tmp_path / 'nothing_here'])
 
 
+def test_many_files_read_in_time_order_whether_their_times_overlap_or_follow(tmp_path: Path) -> None:
+    sent, _ = messages(episodes=3, steps=5)
+    later = [(topic, raw, ns + 10**12) for topic, raw, ns in sent]
+    for prefix, part in (('odd', sent[1::2]), ('even', sent[0::2]), ('later', later)):   # odd/even overlap
+        with BagWriter(tmp_path, prefix, TOPICS) as writer:
+            for i, (topic, raw, ns) in enumerate(part):
+                writer.write(topic, raw, ns)
+                if i % 4 == 3:
+                    writer.flush()                              # several chunks per file
+    got = [(m.stamp_ns, bytes(m.data)) for m in read_messages([tmp_path])]
+    assert [ns for ns, _ in got] == sorted(ns for ns, _ in got) and len(got) == 2 * len(sent)
+    with AnyReader(sorted(p for p in tmp_path.iterdir() if p.is_dir())) as reader:
+        assert sorted(got) == sorted((ns, bytes(raw)) for _, ns, raw in reader.messages())
+    assert [m.stamp_ns for m in read_messages([tmp_path / 'later_0000'])] == [ns for _, _, ns in later]
+
+
 def test_assembler_rebuilds_every_recorded_transition(tmp_path: Path) -> None:
     _, expected = write_bag(tmp_path, episodes=4, steps=6)
     assembler = TransitionAssembler(lambda a: a)
