@@ -39,13 +39,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--eval-episodes', type=int, default=30, help='episodes to measure the BC base')
     parser.add_argument('--warmup-env-steps', type=int, default=None,
                         help='trainer warm-up (base + uniform noise) before updates (default: config/humanoid_train.yaml)')
+    parser.add_argument('--recipe-file', default=None,
+                        help="YAML of recipe overrides for the trainer (e.g. 'learner: {actor_lr: 3.0e-5}')")
     parser.add_argument('--eval-every', type=int, default=None,
                         help='every Nth live episode is an evaluation episode (default: config/humanoid_train.yaml)')
     return parser.parse_args(argv)
 
 
 def run_params(run_dir: Path, env_steps: int, task: Task, warmup_env_steps: int | None = None,
-               eval_every: int | None = None) -> Path:
+               eval_every: int | None = None, recipe_file: str | None = None) -> Path:
     """The graph's params file for this run: the shipped config, fitted to the task, with this run's length."""
     prefix = runner.package_prefix()
     template = yaml.safe_load((prefix / 'share' / 'residual_rl_ros' / 'config' / f'{GRAPH}.yaml').read_text())
@@ -53,6 +55,8 @@ def run_params(run_dir: Path, env_steps: int, task: Task, warmup_env_steps: int 
     params['trainer']['ros__parameters']['max_env_steps'] = env_steps
     if warmup_env_steps is not None:
         params['trainer']['ros__parameters']['warmup_env_steps'] = warmup_env_steps
+    if recipe_file is not None:
+        params['trainer']['ros__parameters']['recipe_file'] = str(Path(recipe_file).resolve())
     if eval_every is not None:
         params['reward_button']['ros__parameters']['eval_every_episodes'] = eval_every
     path = run_dir / 'params.yaml'
@@ -90,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         base = build_bc_base(args.task, run_dir, demos=args.demos, noise=args.demo_noise,
                              eval_episodes=args.eval_episodes, task=task,
                              printer=lambda line: print(f'[humanoid_train] {line}', flush=True))
-        params_file = run_params(run_dir, args.env_steps, task, args.warmup_env_steps, args.eval_every)
+        params_file = run_params(run_dir, args.env_steps, task, args.warmup_env_steps, args.eval_every,
+                                 args.recipe_file)
     finally:
         task.close()
     plans = runner.plan(GRAPHS[GRAPH], {'params_file': str(params_file), 'run_dir': str(run_dir)})
