@@ -4,7 +4,8 @@
 
 The graph is the Fetch training graph of the graph tests (scripted noisy base, tiny recipe) with
 hardware-like realtime physics at 25 Hz, started by the venv runner, which respawns a killed node after
-1 s. Each trial waits a random 1-4 s, kills one victim (the three in shuffled rounds) and measures:
+1 s. Each trial waits a random 1-4 s, kills one victim (the three in shuffled rounds; a policy node right
+after its next proposal, so the kill lands while the policy acts) and measures:
 
 * residual / base: seconds from the last proposal to the first hold the robot received (must be <= 2
   control periods = 80 ms; "idle" when no episode was running, the safety node was holding already) and
@@ -108,6 +109,8 @@ def build_run(run_dir: Path) -> Path:
 
 def kill_policy_node(graph: Graph, victim: str, run_dir: Path) -> dict:
     pid = node_pid(victim, run_dir)
+    count = len(graph.probe.proposals)     # the moment: right after the next proposal (idle: within 5 s anyway)
+    graph.spin_until(lambda: len(graph.probe.proposals) > count, 5.0)
     os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()
     graph.spin_for(0.6)

@@ -19,6 +19,7 @@ from std_msgs.msg import Float64MultiArray
 from residual_rl_ros import msg as ours
 from residual_rl_ros.bags.reader import read_messages
 from residual_rl_ros.bags.replay import TRANSITION_TYPES, sessions, transitions
+from residual_rl_ros.core.node_params import TrainerParams
 from residual_rl_ros.core.transitions import TransitionAssembler
 from residual_rl_ros.ros import qos
 
@@ -80,11 +81,12 @@ class FaultProbe:
         self.node.destroy_node()
 
 
-def bag_keys(bag_dir: Path) -> set[Key]:
-    """Every transition the bags under `bag_dir` rebuild, by key (its observation stamp is wall time)."""
+def bag_keys(bag_dir: Path, relabel_window_s: float = TrainerParams().relabel_window_s) -> set[Key]:
+    """Every transition the bags under `bag_dir` rebuild (with the trainer's relabel window: a later label
+    replaces a timeout's end), by key (its observation stamp is wall time)."""
     keys: set[Key] = set()
     for files in sessions([bag_dir]):
-        assembler = TransitionAssembler(lambda a: a)
+        assembler = TransitionAssembler(lambda a: a, relabel_window_s=relabel_window_s)
         for batch in transitions(read_messages(files, TRANSITION_TYPES), assembler):
             keys.update(transition.source for transition in batch)
             assembler.ended.clear()
