@@ -100,7 +100,8 @@ class SafetyOracle:
                 problems += [f'{n} moved by {s} with no time elapsed' for n, s, m in
                              zip(self.names, step, limited) if m and s != 0.0]
             else:
-                velocity = step / dt
+                with np.errstate(over='ignore'):            # a subnormal dt: infinite, and judged as such
+                    velocity = step / dt
                 fast = np.abs(step) > self.vmax * dt + TOL
                 problems += [f'{n} velocity {v} > {vm}' for n, v, vm, f in zip(self.names, velocity, self.vmax, fast) if f]
                 if self.velocity is not None:
@@ -119,7 +120,8 @@ class SafetyOracle:
         if held:
             self.velocity = np.zeros(len(self.names))
         elif self.previous is not None and dt > 0.0:
-            self.velocity = (command - self.previous) / dt
+            with np.errstate(over='ignore'):
+                self.velocity = (command - self.previous) / dt
         elif self.velocity is None:
             self.velocity = np.zeros(len(self.names))        # from rest: the first motion is limited too
         self.previous = command.copy()
