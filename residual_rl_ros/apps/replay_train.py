@@ -28,6 +28,7 @@ from residual_rl_ros.bags.reader import BagReadError, count_messages, read_messa
 from residual_rl_ros.bags.replay import TRANSITION_TYPES, IngestStats, feed_trainer, sessions, transitions
 from residual_rl_ros.core.base_policy import load_base_policy
 from residual_rl_ros.core.config_fields import from_dict, to_dict
+from residual_rl_ros.core.training.config import PRESETS
 from residual_rl_ros.core.demos import load_episodes
 from residual_rl_ros.core.live_trainer import LiveTrainer
 from residual_rl_ros.core.node_params import TrainerParams
@@ -41,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--demos', help='demonstrations .npz (default <run-dir>/demos.npz)')
     parser.add_argument('--base', help='base policy: .onnx/.pt or module:factory (default <run-dir>/bc.onnx)')
     parser.add_argument('--params-file', help="YAML keyed by node name; its 'trainer' section sets the defaults")
-    parser.add_argument('--recipe-preset', choices=('paper', 'cpu', 'tiny'))
+    parser.add_argument('--recipe-preset', choices=PRESETS)
     parser.add_argument('--recipe-file', help='YAML of ResidualRecipe overrides')
     parser.add_argument('--camera-names', nargs='*')
     parser.add_argument('--max-episode-steps', type=int)

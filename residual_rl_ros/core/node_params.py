@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from residual_rl_ros.core.config_fields import param
+from residual_rl_ros.core.training.config import PRESETS
 
 TASKS = ('humanoid_gr1', 'fetch_pick_place', 'adroit_relocate')
 
@@ -155,7 +156,8 @@ class TrainerParams:
 
     run_dir: str = param('runs/latest', 'Run folder: checkpoints, replay, report')
     recipe_preset: str = param('cpu', 'Starting recipe: paper (released ResFiT sizes), cpu (fits a 2-core '
-                               'robot computer), tiny (tests)', choices=('paper', 'cpu', 'tiny'))
+                               'robot computer), cpu_state / cpu_image (faster CPU sizes), tiny (tests)',
+                               choices=PRESETS)
     recipe_file: str = param('', 'YAML of ResidualRecipe overrides applied on top of the preset')
     base_policy: str = param('', 'Base policy used to relabel the demos (empty = <run_dir>/bc.onnx)')
     warmup_env_steps: int = param(2000, 'Env steps of base + uniform noise before any update (paper: 10k)',

@@ -19,7 +19,7 @@ from typing import Sequence
 from residual_rl_ros.core.base_policy import load_base_policy
 from residual_rl_ros.core.config_fields import from_dict, to_dict
 from residual_rl_ros.core.demos import load_episodes
-from residual_rl_ros.core.training.config import ResFiTRunConfig, apply_overrides, recipe_preset
+from residual_rl_ros.core.training.config import PRESETS, ResFiTRunConfig, apply_overrides, recipe_preset
 from residual_rl_ros.core.training.loop import CHECKPOINT_DIR, ResFiTRun
 
 
@@ -31,7 +31,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='run folder')
     parser.add_argument('--steps', type=int, help='total env steps (ResFiTRunConfig.total_env_steps)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the run and of the learner')
-    parser.add_argument('--preset', default='cpu', choices=('paper', 'cpu', 'tiny'),
+    parser.add_argument('--preset', default='cpu', choices=PRESETS,
                         help='recipe preset (core.training.config.recipe_preset)')
     parser.add_argument('--set', action='append', default=[], metavar='SECTION.KEY=VALUE',
                         help='recipe override, e.g. learner.actor_lr=3e-4; repeatable')

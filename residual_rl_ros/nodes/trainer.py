@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 import yaml
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
@@ -24,6 +23,7 @@ from residual_rl_ros.core.base_policy import load_base_policy
 from residual_rl_ros.core.config_fields import from_dict, to_dict
 from residual_rl_ros.core.demos import load_episodes
 from residual_rl_ros.core.episodes import EventKind
+from residual_rl_ros.core.learner import configure_cpu
 from residual_rl_ros.core.live_trainer import STATE_CRITIC_WARMUP, STATE_PAUSED, STATE_WARMUP, LiveTrainer
 from residual_rl_ros.core.node_params import TrainerParams
 from residual_rl_ros.core.recipe import ResidualRecipe
@@ -59,8 +59,7 @@ class Trainer(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__('trainer', **kwargs)
         self.params = p = declare_config(self, TrainerParams)
-        if p.torch_threads:
-            torch.set_num_threads(p.torch_threads)
+        configure_cpu(p.torch_threads)      # torch threads, and glibc keeps the per-update buffers mapped
         run_dir = Path(p.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         demos = load_episodes(p.demos_file or run_dir / 'demos.npz')

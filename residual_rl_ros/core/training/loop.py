@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import torch
 
 from residual_rl_ros.core.checkpoint import load_checkpoint, save_checkpoint
 from residual_rl_ros.core.chunking import ChunkExecutor, ChunkingConfig
-from residual_rl_ros.core.learner import ResidualLearner
+from residual_rl_ros.core.learner import ResidualLearner, configure_cpu
 from residual_rl_ros.core.networks import PolicySpec
 from residual_rl_ros.core.normalizers import ActionNormalizer, StateNormalizer
 from residual_rl_ros.core.recipe import ResidualRecipe
@@ -62,8 +61,7 @@ class ResFiTRun:
         self.task, self.config = task, config or ResFiTRunConfig()
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.printer = printer or (lambda line: None)
-        if self.config.torch_threads:
-            torch.set_num_threads(self.config.torch_threads)
+        configure_cpu(self.config.torch_threads)
         self.executor = ChunkExecutor(base_policy, chunking)
         self.demos = [ep for ep in demos if ep.success or not self.config.demo_successes_only]
         if not self.demos:
