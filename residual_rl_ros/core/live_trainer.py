@@ -10,6 +10,7 @@ recorded bags after a restart adds exactly the transitions stored since the chec
 from __future__ import annotations
 
 import collections
+import io
 import json
 import time
 from pathlib import Path
@@ -155,9 +156,9 @@ class LiveTrainer:
         save_checkpoint(folder / 'learner.safetensors', self.learner)
         self.buffers['online'].save(folder / 'online.npz')
         save_actor_weights(self.run_dir / 'actor_latest.safetensors', self.weights())
-        keys = np.array(sorted(self.stored_keys), np.int64).reshape(-1, 3)
-        with open(folder / 'stored_keys.npy', 'wb') as f:
-            np.save(f, keys)
+        keys = io.BytesIO()
+        np.save(keys, np.array(sorted(self.stored_keys), np.int64).reshape(-1, 3))
+        atomic_write(folder / 'stored_keys.npy', keys.getvalue())     # a kill mid-write leaves the old file
         state = {'stored': self.stored, 'owed_env_steps': self.owed_env_steps,
                  'recent': list(self.recent), 'eval_recent': list(self.eval_recent), 'env_steps': int(self.learner.counters['env_steps'])}
         atomic_write(folder / 'live_state.json', json.dumps(state).encode())
