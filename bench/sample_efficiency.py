@@ -194,8 +194,10 @@ def report(results: dict, threshold: float, budget: int) -> list[str]:
         ours = entry['resfit']['steps_to_threshold']
         for method in (m for m in BASELINES if m in entry and m != 'bc'):
             theirs = entry[method]['steps_to_threshold']
-            if ours is None:
-                ratio = 'n/a (ResFiT did not reach it)'
+            if ours is None and theirs is None:
+                ratio = 'n/a (neither reached it)'
+            elif ours is None:
+                ratio = f'< {theirs / budget:.2f}x (ResFiT not reached in {budget} steps)'
             elif theirs is None:
                 ratio = f'> {budget / max(ours, 1):.2f}x (baseline not reached in {budget} steps)'
             else:
