@@ -36,7 +36,7 @@ from typing import Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from a checkout without installing
 
 from residual_rl_ros.core.bc import BCConfig  # noqa: E402
-from residual_rl_ros.core.training.config import ResFiTRunConfig, apply_overrides, recipe_preset  # noqa: E402
+from residual_rl_ros.core.training.config import PRESETS, ResFiTRunConfig, apply_overrides, recipe_preset  # noqa: E402
 from residual_rl_ros.core.training.pipeline import BaseArtifacts, build_bc_base  # noqa: E402
 
 METHODS = ('bc', 'resfit', 'rlpd', 'sac', 'filtered_bc')
@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--bc-steps', type=int, default=3000, help='BC gradient steps (base and filtered BC)')
     parser.add_argument('--eval-episodes', type=int, default=100)
     parser.add_argument('--eval-interval', type=int, default=5000)
-    parser.add_argument('--preset', default='cpu', choices=('paper', 'cpu', 'tiny'))
+    parser.add_argument('--preset', default='cpu', choices=PRESETS)
     parser.add_argument('--set', action='append', default=[], help='recipe override SECTION.KEY=VALUE')
     parser.add_argument('--run-set', action='append', default=[], help='ResFiTRunConfig override KEY=VALUE')
     parser.add_argument('--threshold', type=float, default=0.9, help='success level for steps-to-threshold')
