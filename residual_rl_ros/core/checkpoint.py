@@ -15,8 +15,13 @@ from typing import Any, Mapping
 
 import torch
 
-from residual_rl_ros.core.actor_export import (ActorWeights, actor_weights, export_actor_onnx,  # noqa: F401
-                                               load_actor_weights, policy_from_weights)
+from residual_rl_ros.core.actor_export import (  # noqa: F401
+    ActorWeights,
+    actor_weights,
+    export_actor_onnx,
+    load_actor_weights,
+    policy_from_weights,
+)
 from residual_rl_ros.core.config_fields import from_dict, to_dict
 from residual_rl_ros.core.learner import COUNTERS, ResidualLearner
 from residual_rl_ros.core.networks import PolicySpec
@@ -126,5 +131,15 @@ def checkpoint_config(path: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
+
+def read_run_state(folder: Path, name: str) -> dict:
+    """The JSON counters a run writes beside its checkpoint; ValueError naming the file when unreadable."""
+    try:
+        return json.loads((Path(folder) / name).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f'{folder}: no readable {name} to resume from ({exc})') from exc
+
+
 __all__ = ['FORMAT_VERSION', 'ActorWeights', 'actor_weights', 'checkpoint_config', 'export_actor_onnx',
-           'learner_state', 'load_actor_weights', 'load_checkpoint', 'policy_from_weights', 'save_checkpoint']
+           'learner_state', 'load_actor_weights', 'load_checkpoint', 'policy_from_weights', 'read_run_state',
+           'save_checkpoint']

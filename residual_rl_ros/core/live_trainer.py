@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from residual_rl_ros.core.actor_export import ActorWeights, actor_weights, save_actor_weights
-from residual_rl_ros.core.checkpoint import load_checkpoint, save_checkpoint
+from residual_rl_ros.core.checkpoint import load_checkpoint, read_run_state, save_checkpoint
 from residual_rl_ros.core.chunking import ChunkExecutor
 from residual_rl_ros.core.learner import ResidualLearner
 from residual_rl_ros.core.networks import PolicySpec
@@ -168,10 +168,7 @@ class LiveTrainer:
     def resume(cls, run_dir: str | Path, demos: Sequence[Episode], base_policy: BasePolicy,
                max_episode_steps: int, warmup_env_steps: int, max_backlog_env_steps: int = 2000) -> 'LiveTrainer':
         folder = Path(run_dir) / CHECKPOINT_DIR
-        try:
-            state = json.loads((folder / 'live_state.json').read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f'{folder}: no readable live_state.json to resume from ({exc})') from exc
+        state = read_run_state(folder, 'live_state.json')
         learner = load_checkpoint(folder / 'learner.safetensors')
         usable = [ep for ep in demos if ep.success] or list(demos)
         trainer = cls(run_dir, learner, usable, base_policy, max_episode_steps, warmup_env_steps, max_backlog_env_steps)

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from residual_rl_ros.core.types import Observation, StepResult
+from residual_rl_ros.sim._closing import ClosesOnExit
 
 IMAGE_SIZE = 84
 
@@ -55,7 +56,7 @@ class CameraRig:
             self._renderer = None
 
 
-class GymTask:
+class GymTask(ClosesOnExit):
     """Base class: step counting, seeding, cameras; subclasses map gym obs to `Observation`.
 
     Subclasses set the class attributes and implement `_observation`, `_success`, `_failure`.
@@ -125,12 +126,6 @@ class GymTask:
             self._cameras.close()
             self._cameras = None
         self.env.close()
-
-    def __enter__(self) -> GymTask:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- hooks -----------------------------------------------------------------------------------
     def _after_reset(self) -> None:

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from residual_rl_ros.core.types import Observation, StepResult
+from residual_rl_ros.sim._closing import ClosesOnExit
 
 # Headless rendering backend; takes effect only if mujoco has not been imported yet.
 os.environ.setdefault('MUJOCO_GL', 'egl')
@@ -136,7 +137,7 @@ def _make_lift_env(seed: int | None, horizon: int) -> Any:
                        seed=seed)
 
 
-class HumanoidLiftTask:
+class HumanoidLiftTask(ClosesOnExit):
     """GR-1 right-hand cube lift; see the module docstring for action and observation layouts."""
 
     name = TASK_NAME
@@ -230,12 +231,6 @@ class HumanoidLiftTask:
             self._renderer.close()
             self._renderer = None
         self.env.close()
-
-    def __enter__(self) -> HumanoidLiftTask:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- simulator views (for the scripted expert and tests) -------------------------------------
     @property

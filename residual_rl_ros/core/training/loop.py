@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from residual_rl_ros.core.checkpoint import load_checkpoint, save_checkpoint
+from residual_rl_ros.core.checkpoint import load_checkpoint, read_run_state, save_checkpoint
 from residual_rl_ros.core.chunking import ChunkExecutor, ChunkingConfig
 from residual_rl_ros.core.learner import ResidualLearner, configure_cpu
 from residual_rl_ros.core.networks import PolicySpec
@@ -229,10 +229,7 @@ class ResFiTRun:
                printer: Printer | None = print) -> 'ResFiTRun':
         """Continue a run from out_dir/checkpoint (same demos and base policy as the original run)."""
         folder = Path(out_dir) / CHECKPOINT_DIR
-        try:
-            state = json.loads((folder / 'loop_state.json').read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f'{folder}: no readable loop_state.json to resume from ({exc})') from exc
+        state = read_run_state(folder, 'loop_state.json')
         learner = load_checkpoint(folder / 'learner.safetensors')
         if learner.counters['env_steps'] != state['env_steps']:
             raise ValueError(f'{folder}: learner env_steps {learner.counters["env_steps"]} != loop state '
