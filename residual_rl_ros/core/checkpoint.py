@@ -131,7 +131,6 @@ def checkpoint_config(path: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
-
 def read_run_state(folder: Path, name: str) -> dict:
     """The JSON counters a run writes beside its checkpoint; ValueError naming the file when unreadable."""
     try:
