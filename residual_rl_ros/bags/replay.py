@@ -126,12 +126,16 @@ def feed_trainer(trainer: LiveTrainer, paths: Iterable[str | Path], after_add: C
         assembler = assembler_for(trainer, relabel_window_s)
         touched: set[int] = set()
         for batch in transitions(read_messages(files, TRANSITION_TYPES), assembler, stats):
-            for transition in batch:
-                if trainer.add(transition):
-                    stats.added += 1
-                    touched.add(transition.source[0])
-                    if after_add is not None:
+            if after_add is None:                    # no update between steps: store the batch at once
+                stored = trainer.add_many(batch)
+            else:
+                stored = []
+                for transition in batch:
+                    if trainer.add(transition):
+                        stored.append(transition)
                         after_add()
+            stats.added += len(stored)
+            touched.update(t.source[0] for t in stored)
             for end in assembler.ended:
                 stats.episodes += 1
                 if end.episode_id in touched:

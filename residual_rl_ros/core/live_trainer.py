@@ -14,7 +14,7 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TextIO
 
 import numpy as np
 
@@ -60,6 +60,7 @@ class LiveTrainer:
         self.eval_recent = collections.deque(maxlen=10)     # evaluation episodes' outcomes
         self.metrics: dict[str, float] = {}
         self.paused = False     # operator pause: transitions are still stored, no update is made
+        self._episode_log: TextIO | None = None
 
     @classmethod
     def create(cls, run_dir: str | Path, demos: Sequence[Episode], base_policy: BasePolicy, recipe: ResidualRecipe,
@@ -95,11 +96,34 @@ class LiveTrainer:
         replay.intervention_fraction); after the warm-up it owes the recipe's updates (not while paused or
         before the buffers can be sampled, so nothing waiting on the debt can stall). Returns False (and
         stores nothing) when a transition with the same source (episode_id, tick, stamp) is stored already."""
+        if not self._claim(transition):
+            return False
+        self.buffers['intervention' if transition.intervention else 'online'].add(transition)
+        self._count_stored()
+        return True
+
+    def add_many(self, transitions: Sequence[Transition]) -> list[Transition]:
+        """`add` for a batch (e.g. one episode's steps from a bag), written to the buffers in one vectorized
+        call each; returns the transitions stored (those whose source was not stored yet)."""
+        fresh = [t for t in transitions if self._claim(t)]
+        for name, intervention in (('online', False), ('intervention', True)):
+            part = [t for t in fresh if t.intervention == intervention]
+            if part:
+                self.buffers[name].add_many(part)
+        for _ in fresh:
+            self._count_stored()
+        return fresh
+
+    def _claim(self, transition: Transition) -> bool:
+        """Record the transition's source; False when it is stored already."""
         if transition.source is not None:
             if transition.source in self.stored_keys:
                 return False
             self.stored_keys.add(transition.source)
-        self.buffers['intervention' if transition.intervention else 'online'].add(transition)
+        return True
+
+    def _count_stored(self) -> None:
+        """One more stored env step: after the warm-up, one more step's updates are owed."""
         self.stored += 1
         if self.stored > self.warmup_env_steps and not self.paused and self.sampler_ready():
             if self.owed_env_steps >= self.max_backlog:
@@ -107,7 +131,6 @@ class LiveTrainer:
             self.owed_env_steps = min(self.owed_env_steps + 1, self.max_backlog)
         else:
             self.learner.counters['env_steps'] += 1
-        return True
 
     def end_episode(self, episode_id: int, success: bool | None, evaluation: bool = False) -> None:
         """Close the episode in the buffers and log it; an evaluation episode's outcome (deterministic
@@ -119,8 +142,10 @@ class LiveTrainer:
         self.episodes.append({'episode_id': episode_id, 'success': success, 'env_steps': self.stored,
                               'policy_version': int(self.learner.counters['policy_version']),
                               'evaluation': bool(evaluation), 'wall_time': time.time()})
-        with open(self.run_dir / 'episodes.jsonl', 'a') as f:
-            f.write(json.dumps(self.episodes[-1]) + '\n')
+        if self._episode_log is None:
+            self._episode_log = open(self.run_dir / 'episodes.jsonl', 'a')     # kept open: one line per episode
+        self._episode_log.write(json.dumps(self.episodes[-1]) + '\n')
+        self._episode_log.flush()
 
     @property
     def success_rate(self) -> float:

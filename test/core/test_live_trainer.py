@@ -117,3 +117,26 @@ def test_evaluation_episodes_are_logged_apart_and_paused_steps_owe_nothing(tmp_p
     trainer.checkpoint()
     resumed = LiveTrainer.create(tmp_path, _demos(rng), HoldPolicy(), small_recipe(batch_size=4), [], 20, 0)
     assert resumed.eval_success_rate == 0.0 and list(resumed.eval_recent) == [False]
+
+
+def test_add_many_stores_and_owes_exactly_what_add_does(tmp_path) -> None:
+    from residual_rl_ros.core.types import Transition
+    rng = np.random.default_rng(4)
+    demos = _demos(rng)
+    one, many = (LiveTrainer.create(tmp_path / name, demos, HoldPolicy(), small_recipe(batch_size=4), [], 20,
+                                    warmup_env_steps=3) for name in ('one', 'many'))
+    frames = [Observation(rng.normal(size=PROPRIO).astype(np.float32), rng.normal(size=TASK).astype(np.float32))
+              for _ in range(7)]
+    steps = [Transition(frames[t], np.zeros(ACTIONS, np.float32), t % 2, rng.uniform(-1, 1, ACTIONS).astype(np.float32),
+                        float(t == 5), frames[t + 1], np.zeros(ACTIONS, np.float32), (t + 1) % 2, t == 5, False,
+                        intervention=t == 2, source=(1, t, 100 + t)) for t in range(6)]
+    for t in steps[:2]:
+        one.add(t)
+        many.add(t)
+    assert [one.add(t) for t in steps] == [False, False, True, True, True, True]
+    assert many.add_many(steps) == steps[2:]
+    assert (one.stored, one.owed_env_steps, one.learner.counters) == (many.stored, many.owed_env_steps,
+                                                                      many.learner.counters)
+    for name in ('online', 'intervention'):
+        a, b = one.buffers[name], many.buffers[name]
+        assert len(a) == len(b) and all(np.array_equal(a.arrays[k], b.arrays[k]) for k in a.arrays), name
