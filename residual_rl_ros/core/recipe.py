@@ -44,6 +44,8 @@ class LearnerRecipe:
     actor_lr: float = param(1e-6, 'Residual actor AdamW learning rate', low=0.0, high=1.0)
     weight_decay: float = param(0.01, 'AdamW weight decay of both optimizers', low=0.0, high=1.0)
     grad_clip_norm: float = param(1.0, 'Gradient norm clip of both optimizers (0 = off)', low=0.0, high=1e6)
+    fused_optimizer: bool = param(True, 'AdamW with the fused kernel (~12x less CPU per step at the paper\'s '
+                                  'sizes); false = the per-tensor loop (same maths, different last bits)')
     target_tau: float = param(0.005, 'Polyak rate of the target critic, encoder and actor', low=0.0, high=1.0)
     gamma: float = param(0.99, 'Per-step discount', low=0.0, high=1.0)
     n_step: int = param(3, 'n of the n-step return (stops at episode ends)', low=1, high=100)
