@@ -68,9 +68,13 @@ class Ingestion(Node):
 
     def _on_task_state(self, msg: JointState) -> None:
         values = np.asarray(msg.position, np.float64)
-        if values.size != self.params.task_state_dim or not np.all(np.isfinite(values)):
-            self._reject('task_state', ValueError(f'{values.size} values (expected {self.params.task_state_dim}),'
-                                                  f' finite: {bool(np.all(np.isfinite(values)))}'))
+        if values.size != self.params.task_state_dim:
+            self._reject('task_state', ValueError(f'{values.size} values, expected task_state_dim '
+                                                  f'{self.params.task_state_dim}'))
+            return
+        if not np.all(np.isfinite(values)):
+            bad = np.flatnonzero(~np.isfinite(values)).tolist()
+            self._reject('task_state', ValueError(f'not finite at index(es) {bad[:8]}'))
             return
         self.sync.put('task_state', values, stamp_ns(msg.header.stamp), self._now_s())
         self._try_publish()

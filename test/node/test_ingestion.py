@@ -105,3 +105,31 @@ def test_stale_camera_is_flagged_and_reported_as_a_warning(context, spin_until) 
     finally:
         probe.destroy_node()
         node.destroy_node()
+
+
+def test_bad_task_state_is_named_and_the_last_good_one_stays(context, spin_until) -> None:
+    node = Ingestion(context=context, parameter_overrides=[
+        Parameter('joint_names', value=['a']), Parameter('task_state_dim', value=2),
+        Parameter('sync_tolerance_s', value=10.0), Parameter('max_joint_state_age_s', value=30.0)])
+    probe = Node('ingestion_task_probe', context=context)
+    observations: list[Observation] = []
+    probe.create_subscription(Observation, 'observation', observations.append, qos.RECORD)
+    joints = probe.create_publisher(JointState, 'joint_states', qos.SENSOR)
+    task = probe.create_publisher(JointState, 'task_state', qos.SENSOR)
+    try:
+        spin_until([node, probe], lambda: joints.get_subscription_count() and task.get_subscription_count())
+        task.publish(_joints(probe, ['o0', 'o1'], [1.0, 2.0]))
+        spin_until([node, probe], lambda: node.sync.lagging(0) == [])
+        for values, message in (([math.nan, 2.5], 'task_state rejected: not finite at index(es) [0]'),
+                                ([1.0, 2.0, 3.0], 'task_state rejected: 3 values, expected task_state_dim 2')):
+            rejected = node.rejected
+            spin_until([node, probe], lambda: node.rejected > rejected,
+                       every=lambda: task.publish(_joints(probe, ['o0', 'o1', 'o2'][:len(values)], values)),
+                       period_s=0.05)
+            assert message in node.last_rejection, node.last_rejection
+        spin_until([node, probe], lambda: observations, every=lambda: joints.publish(_joints(probe, ['a'], [0.5])),
+                   period_s=0.1)
+        assert list(observations[0].task_state) == [1.0, 2.0]       # the last good task state, not the NaN one
+    finally:
+        probe.destroy_node()
+        node.destroy_node()
