@@ -23,6 +23,7 @@ import yaml
 
 from residual_rl_ros.bags.decode import deserialize
 from residual_rl_ros.bags.reader import read_messages
+from residual_rl_ros.core.joint_order import reorder_by_name
 from residual_rl_ros.core.types import Episode
 
 JOINT_STATE, FLOAT_ARRAY = 'sensor_msgs/msg/JointState', 'std_msgs/msg/Float64MultiArray'
@@ -64,12 +65,13 @@ class DemoMapping:
 
 
 def _by_name(msg, names: tuple[str, ...], field: str, topic: str) -> np.ndarray:
-    index = {n: i for i, n in enumerate(msg.name)}
-    missing = [n for n in names if n not in index]
-    if missing:
-        raise ValueError(f'{topic}: joints {missing} not in the message (it has {list(msg.name)})')
-    values = getattr(msg, field)
-    return np.array([values[index[n]] for n in names], np.float32)
+    try:
+        order = reorder_by_name(msg.name, getattr(msg, field), names)
+    except ValueError as exc:
+        raise ValueError(f'{topic}: bad {field} ({exc}; the message has joints {list(msg.name)})') from exc
+    if order.missing:
+        raise ValueError(f'{topic}: joints {list(order.missing)} not in the message (it has {list(msg.name)})')
+    return order.values.astype(np.float32)
 
 
 def import_episodes(paths: Iterable[str | Path], mapping: DemoMapping) -> list[Episode]:

@@ -30,6 +30,7 @@ from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from residual_rl_ros.core.joint_limits import parse_joint_limits
+from residual_rl_ros.core.joint_order import JointOrder
 from residual_rl_ros.core.node_params import SafetyLimitParams
 from residual_rl_ros.core.safety import SafetyFilter, SafetyResult
 from residual_rl_ros.core.watchdog import OK, Check, TrainerWatch, UpstreamWatch
@@ -62,12 +63,12 @@ class SafetyLimit(Node):
         p = self.params
         self.filter = SafetyFilter(self.limits, p.command_timeout_s,
                                    workspace=make_workspace_box(p.workspace_fk, p.workspace_min_m, p.workspace_max_m))
-        self.index = {name: i for i, name in enumerate(self.params.joint_names)}
+        self.order = JointOrder(self.params.joint_names)
         self.holds = 0
         self.last_hold_reason = ''
         self.reset_pose = np.asarray(self.params.reset_pose, np.float64)
-        if self.reset_pose.size not in (0, len(self.index)):
-            raise ValueError(f'reset_pose has {self.reset_pose.size} values, expected {len(self.index)} '
+        if self.reset_pose.size not in (0, len(self.order)):
+            raise ValueError(f'reset_pose has {self.reset_pose.size} values, expected {len(self.order)} '
                              f'(one per joint_names entry) or none')
         self.resetting = False
         self.teleop_enabled_s: float | None = None       # when the deadman was last asserted
@@ -95,15 +96,15 @@ class SafetyLimit(Node):
     def _now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _ordered(self, msg: PolicyActionRecord) -> np.ndarray:
-        """The proposal in command order, matched by name; NaN where a joint is missing (-> hold)."""
-        proposal = np.full(len(self.index), np.nan)
-        if len(msg.joint_names) != len(msg.executed_action):
-            return proposal
-        for name, value in zip(msg.joint_names, msg.executed_action):
-            if name in self.index:
-                proposal[self.index[name]] = value
-        return proposal
+    def _ordered(self, msg: PolicyActionRecord) -> tuple[np.ndarray, tuple[str, ...]]:
+        """The proposal in command order, matched by name, and what was wrong with its names. NaN where a
+        joint is missing, everywhere when names and values differ in length or a name repeats (-> hold)."""
+        try:
+            order = self.order.reorder(msg.joint_names, msg.executed_action)
+        except ValueError as exc:
+            return np.full(len(self.order), np.nan), (f'bad proposal: {exc}',)
+        reasons = (f'missing joints {list(order.missing[:4])}',) if order.missing else ()
+        return order.values, reasons + ((f'unknown joints {sorted(order.unknown)[:4]}',) if order.unknown else ())
 
     def _teleop_active(self, now_s: float) -> bool:
         return self.teleop_enabled_s is not None and now_s - self.teleop_enabled_s <= self.params.teleop_timeout_s
@@ -128,10 +129,10 @@ class SafetyLimit(Node):
             return
         if self.resetting and self.reset_pose.size:
             return                            # the reset pose owns the robot until the next START
-        unknown = sorted(set(msg.joint_names) - set(self.index))
-        result = self.filter.propose(self._ordered(msg), now_s)
-        if unknown:
-            result = SafetyResult(result.command, result.held, result.reasons + (f'unknown joints {unknown[:4]}',))
+        proposal, problems = self._ordered(msg)
+        result = self.filter.propose(proposal, now_s)
+        if problems:
+            result = SafetyResult(result.command, result.held, result.reasons + problems)
         if self._send(result):
             msg.joint_names = list(self.params.joint_names)
             msg.executed_action = result.command.tolist()
@@ -140,7 +141,7 @@ class SafetyLimit(Node):
     def _on_teleop_command(self, msg: Float64MultiArray) -> None:
         now_s = self._now_s()
         data = np.asarray(msg.data, np.float64)
-        self.teleop = (data if data.size == len(self.index) else np.full(len(self.index), np.nan), now_s)
+        self.teleop = (data if data.size == len(self.order) else np.full(len(self.order), np.nan), now_s)
         policy_idle = now_s - self.last_policy_s > self.params.command_timeout_s
         if self._teleop_active(now_s) and policy_idle:      # no episode running: teleop drives directly
             self._send(self._teleop_result(now_s))

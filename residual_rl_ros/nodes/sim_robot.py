@@ -23,6 +23,7 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from residual_rl_ros.core.episodes import EventSource
+from residual_rl_ros.core.joint_order import JointOrder
 from residual_rl_ros.core.node_params import SimRobotParams
 from residual_rl_ros.core.types import Observation
 from residual_rl_ros.msg import EpisodeEvent, PolicyActionRecord
@@ -41,6 +42,7 @@ class SimRobot(Node):
         self.params = declare_config(self, SimRobotParams)
         task = make_task(self.params.task, image=self.params.image, seed=self.params.seed)
         self.driver = SimDriver(task, self.params.seed)
+        self.command_order = JointOrder(task.joint_names)
         self.proprio_names: list[str] = []
         self.running = False
         self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR)
@@ -118,13 +120,14 @@ class SimRobot(Node):
             self.get_logger().info(f'lockstep: {self.ignored_answers} answers to an earlier state ignored',
                                    throttle_duration_sec=10.0)
             return
-        by_name = dict(zip(msg.joint_names, msg.executed_action))
-        missing = [name for name in self.driver.task.joint_names if name not in by_name]
-        if missing or len(by_name) != len(msg.executed_action):
-            self.get_logger().error(f'lockstep: action record without task joints {missing[:4]} (or names and '
-                                    'values differ in length); not stepping', throttle_duration_sec=2.0)
+        try:
+            order = self.command_order.reorder(msg.joint_names, msg.executed_action)
+            if order.missing:
+                raise ValueError(f'no task joints {list(order.missing[:4])}')
+        except ValueError as exc:            # other names (not the task's) are ignored
+            self.get_logger().error(f'lockstep: bad action record ({exc}); not stepping', throttle_duration_sec=2.0)
             return
-        command = np.array([by_name[name] for name in self.driver.task.joint_names], np.float64)
+        command = order.values
         problem = self.driver.check_command(command)
         if problem is not None:
             self.get_logger().warning(f'action record refused: {problem}', throttle_duration_sec=2.0)

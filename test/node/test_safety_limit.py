@@ -63,6 +63,22 @@ def test_nan_and_missing_joint_hold_the_previous_command(graph, spin_until) -> N
     assert "unknown joints ['elbow']" in safety.last_hold_reason and safety.holds >= 2
 
 
+def test_repeated_or_mismatched_names_hold_with_the_reason_named(graph, spin_until) -> None:
+    safety, probe, proposals, _, commands, records = graph
+    spin_until([safety, probe], lambda: proposals.get_subscription_count() > 0)
+    _propose(proposals, ['a', 'b'], [0.2, 0.3])
+    spin_until([safety, probe], lambda: len(commands) >= 1)
+    _propose(proposals, ['a', 'b', 'a'], [0.2, 0.4, 0.9])          # which 'a'? neither: hold
+    spin_until([safety, probe], lambda: len(records) >= 2)
+    assert commands[1] == [0.2, 0.3] and "joint names repeat: ['a']" in safety.last_hold_reason
+    _propose(proposals, ['b', 'a'], [0.4])
+    spin_until([safety, probe], lambda: len(records) >= 3)
+    assert commands[2] == [0.2, 0.3] and '2 joint names but 1 values' in safety.last_hold_reason
+    _propose(proposals, ['a'], [0.1])
+    spin_until([safety, probe], lambda: len(records) >= 4)
+    assert commands[3] == [0.2, 0.3] and "missing joints ['b']" in safety.last_hold_reason
+
+
 def test_silence_is_held_within_two_control_periods(graph, spin_until) -> None:
     safety, probe, proposals, _, commands, _ = graph
     spin_until([safety, probe], lambda: proposals.get_subscription_count() > 0)
