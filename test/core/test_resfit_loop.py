@@ -164,8 +164,8 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
 
 def test_presets_and_overrides_are_validated():
     assert recipe_preset('paper').network.num_critic_heads == 10
-    recipe = apply_overrides(recipe_preset('cpu'), ['learner.actor_lr=3e-4', 'network.action_scale=0.1'])
-    assert recipe.learner.actor_lr == 3e-4 and recipe.network.action_scale == 0.1
+    recipe = apply_overrides(recipe_preset('cpu'), ['learner.actor_lr=3e-4', 'network.action_scale=0.3'])
+    assert recipe.learner.actor_lr == 3e-4 and recipe.network.action_scale == 0.3
     assert apply_overrides(ResFiTRunConfig(), ['eval_at_start=False']).eval_at_start is False
     with pytest.raises(ValueError, match='preset'):
         recipe_preset('huge')
