@@ -83,6 +83,16 @@ def make_executor(kind: str):
     return SingleThreadedExecutor()
 
 
+def spin(node, kind: str) -> None:
+    """Spin `node` with the chosen executor until Ctrl-C."""
+    executor = make_executor(kind)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except KeyboardInterrupt:
+        pass
+
+
 def run_node_with(module: str, kind: str) -> None:
     """A real node (residual_policy, safety_limit) spun by the chosen executor."""
     import importlib
@@ -91,12 +101,7 @@ def run_node_with(module: str, kind: str) -> None:
     rclpy.init(args=sys.argv)
     nodes = importlib.import_module(f'residual_rl_ros.nodes.{module}')
     node = next(v for k, v in vars(nodes).items() if k.replace('_', '').lower() == module.replace('_', '').lower())()
-    executor = make_executor(kind)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except KeyboardInterrupt:
-        pass
+    spin(node, kind)
 
 
 def run_relay(stage: str, kind: str) -> None:
@@ -131,12 +136,7 @@ def run_relay(stage: str, kind: str) -> None:
             commands.publish(Float64MultiArray(data=list(msg.executed_action)))
             records.publish(msg)
         node.create_subscription(PolicyActionRecord, 'action_proposal', on_proposal, qos.CONTROL)
-    executor = make_executor(kind)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except KeyboardInterrupt:
-        pass
+    spin(node, kind)
 
 
 # -- process plumbing ---------------------------------------------------------------------------------

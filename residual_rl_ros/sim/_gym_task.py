@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from residual_rl_ros.core.types import Observation, StepResult
+from residual_rl_ros.sim._actions import checked_action
 from residual_rl_ros.sim._closing import ClosesOnExit
 
 IMAGE_SIZE = 84
@@ -109,11 +110,7 @@ class GymTask(ClosesOnExit):
         return self._make_observation(obs)
 
     def step(self, action: np.ndarray) -> StepResult:
-        action = np.asarray(action, np.float64).reshape(-1)
-        if action.shape != self.action_low.shape:
-            raise ValueError(f'action shape {action.shape}: expected {self.action_low.shape}')
-        if not np.all(np.isfinite(action)):
-            raise ValueError('action contains NaN or inf')
+        action = checked_action(action, self.action_low)
         obs, _, _, _, info = self.env.step(action)
         self._steps += 1
         self._last_gym_obs = obs

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from residual_rl_ros.core.types import Observation, StepResult
+from residual_rl_ros.sim._actions import checked_action
 from residual_rl_ros.sim._closing import ClosesOnExit
 
 # Headless rendering backend; takes effect only if mujoco has not been imported yet.
@@ -208,11 +209,7 @@ class HumanoidLiftTask(ClosesOnExit):
         return self._observation()
 
     def step(self, action: np.ndarray) -> StepResult:
-        action = np.asarray(action, np.float64).reshape(-1)
-        if action.shape != self.action_low.shape:
-            raise ValueError(f'action shape {action.shape}: expected {self.action_low.shape}')
-        if not np.all(np.isfinite(action)):
-            raise ValueError('action contains NaN or inf')
+        action = checked_action(action, self.action_low)
         action = np.clip(action, self.action_low, self.action_high)
         full = np.zeros(self._full_dim)
         full[self._right_arm] = action[:6] / self._scale[:6]
