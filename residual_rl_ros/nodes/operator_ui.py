@@ -62,15 +62,18 @@ class OperatorUi(Node):
         if self.joy_map:
             self.create_subscription(Joy, 'joy', self._on_joy, qos.SENSOR)
         self.create_timer(0.02, self._drain)
+        self.server: OperatorServer | None = None
         try:
             self.server = OperatorServer(p.host, p.port, self.board.snapshot, self.request).start()
         except OSError as exc:
-            raise ValueError(f'cannot serve the operator page on {p.host}:{p.port} ({exc}); set port') from exc
+            raise ValueError(f'cannot serve the operator page on {p.host}:{p.port} ({exc}); set the "port" '
+                             'parameter (0 = any free port)') from exc
         self.url = f'http://{p.host}:{self.server.port}/'
         self.get_logger().info(f'operator page: {self.url}')
 
     def destroy_node(self) -> None:
-        self.server.stop()
+        if self.server is not None:         # None when the port could not be bound
+            self.server.stop()
         super().destroy_node()
 
     # --- requests: from the web server's threads into this node's executor ----------------------------

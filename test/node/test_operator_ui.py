@@ -139,3 +139,18 @@ def test_clicks_in_headless_chromium_label_episodes_and_the_page_follows_live(li
                         (EpisodeEvent.FAILURE, 2), (EpisodeEvent.START, 3), (EpisodeEvent.ABORT, 3)]
     finally:
         browser.quit()
+
+
+def test_a_busy_port_is_named_and_shutdown_stays_clean() -> None:
+    import socket
+
+    import rclpy
+    context = rclpy.Context()       # its own: shutting it down destroys the half-built node
+    rclpy.init(context=context)
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ValueError, match=f'127.0.0.1:{port}.*"port" parameter'):
+            OperatorUi(context=context, parameter_overrides=[Parameter('port', value=port)])
+    context.try_shutdown()          # no AttributeError from the missing server
