@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from a ch
 
 from residual_rl_ros.apps import replay_train  # noqa: E402
 from residual_rl_ros.core.actor_export import policy_from_weights, read_actor_weights_file  # noqa: E402
-from residual_rl_ros.core.base_policy import load_base_policy  # noqa: E402
 from residual_rl_ros.core.checkpoint import checkpoint_config  # noqa: E402
-from residual_rl_ros.core.chunking import ChunkExecutor  # noqa: E402
-from residual_rl_ros.core.normalizers import ActionNormalizer  # noqa: E402
 from residual_rl_ros.core.training.config import ResFiTRunConfig  # noqa: E402
-from residual_rl_ros.core.training.rollout import ResidualFn, run_episode, zero_residual  # noqa: E402
+from residual_rl_ros.core.training.rollout import zero_residual  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))     # its sibling module, also when imported
+from policy_eval import evaluate  # noqa: E402
 
 
 def retrain(run: Path, out: Path, critic_updates: int, recipe: dict) -> float:
@@ -56,25 +56,6 @@ def retrain(run: Path, out: Path, critic_updates: int, recipe: dict) -> float:
     if replay_train.main(argv) != 0:
         raise SystemExit('[bag_vs_live] replay_train failed')
     return time.monotonic() - start
-
-
-def evaluate(task_name: str, base_path: Path, policies: dict[str, tuple[ActionNormalizer, ResidualFn]],
-             episodes: int, seed_offset: int) -> dict[str, list[bool]]:
-    """Success per evaluation seed for each (action normalizer, residual) policy."""
-    from residual_rl_ros.sim.registry import make_task
-    task = make_task(task_name, seed=0)
-    executor = ChunkExecutor(load_base_policy(str(base_path)))
-    results = {}
-    try:
-        for name, (normalizer, residual) in policies.items():
-            start = time.monotonic()
-            results[name] = [run_episode(task, executor, normalizer, residual, seed_offset + i).success
-                             for i in range(episodes)]
-            print(f'[bag_vs_live] {name:>6}: {np.mean(results[name]):6.1%} success on {episodes} episodes '
-                  f'({time.monotonic() - start:.0f} s)', flush=True)
-    finally:
-        task.close()
-    return results
 
 
 def main() -> int:
@@ -102,7 +83,7 @@ def main() -> int:
                                                                           actors['replay'].residual),
                 'bc': (normalizer, zero_residual(normalizer.dim))}
     seed_offset = ResFiTRunConfig().eval_seed_offset
-    success = evaluate(task_name, run / 'bc.onnx', policies, args.episodes, seed_offset)
+    success = evaluate(task_name, run / 'bc.onnx', policies, args.episodes, seed_offset, 'bag_vs_live')
     p_live, p_replay, n = float(np.mean(success['live'])), float(np.mean(success['replay'])), args.episodes
     se = math.sqrt(p_live * (1 - p_live) / n + p_replay * (1 - p_replay) / n)
     only_live = sum(a and not b for a, b in zip(success['live'], success['replay']))

@@ -5,8 +5,8 @@ Failure / Start / Abort / Undo go to `<reward_button>/label`, E-stop publishes s
 (safety_limit latches it), Release calls `<safety_limit>/reset_estop`, Pause / Resume set the trainer's
 `paused` parameter, Pin sets the residual's `pinned_version`. It shows `episode_events`, `action_records`
 (steps, interventions), `trainer_status`, safety_limit's limits status and every watchdog on
-`diagnostics` (ingestion's sensors, safety_limit's base / residual / trainer watchdogs) with its level. `joy_buttons` maps
-sensor_msgs/Joy buttons on `joy` to the same actions (on press).
+`diagnostics` (ingestion's sensors, safety_limit's base / residual / trainer watchdogs) with its level.
+`joy_buttons` maps sensor_msgs/Joy buttons on `joy` to the same actions (on press).
 """
 from __future__ import annotations
 
