@@ -35,7 +35,8 @@ from residual_rl_ros.core.transitions import TransitionAssembler  # noqa: E402
 from residual_rl_ros.core.types import Episode, Observation  # noqa: E402
 
 JOINTS, PROPRIO, TASK, EPISODE = 12, 24, 10, 100
-TOPICS = {'/observation': 'residual_rl_ros/msg/Observation', '/action_records': 'residual_rl_ros/msg/PolicyActionRecord',
+TOPICS = {'/observation': 'residual_rl_ros/msg/Observation',
+          '/action_records': 'residual_rl_ros/msg/PolicyActionRecord',
           '/episode_events': 'residual_rl_ros/msg/EpisodeEvent'}
 
 
@@ -126,7 +127,8 @@ def main() -> None:
         t0 = time.process_time()
         messages = write_recording(folder, args.transitions)
         size = sum(f.stat().st_size for f in folder.rglob('*.mcap'))
-        print(f'recording: {messages} messages, {size / 2**20:.1f} MiB mcap, written in {time.process_time() - t0:.1f} s')
+        print(f'recording: {messages} messages, {size / 2**20:.1f} MiB mcap, '
+              f'written in {time.process_time() - t0:.1f} s')
         timings = [(baseline(folder), assemble(folder), ingest(folder, Path(tmp) / f'run{i}'))
                    for i in range(args.repeats)]
         base, ours, full = (min(column) for column in zip(*timings))

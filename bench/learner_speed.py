@@ -32,7 +32,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from residual_rl_ros.core.learner import ResidualLearner, compose_action, configure_cpu
@@ -287,7 +286,8 @@ def paper_vs_reference(images: bool, args: argparse.Namespace, rng: np.random.Ge
               f'{res[f"{w} critic"][1] / res["learner critic"][1]:.2f}x (wall); env step at UTD {utd}, actor '
               f'every {interval}: {step[w]:.3f} vs {step["learner"]:.3f} CPU-s = '
               f'{step[w] / step["learner"]:.2f}x  [goal >= 2x]')
-    print(f'learner: {1 / res["learner critic"][0]:.2f} critic updates/CPU-s, {1 / step["learner"]:.3f} env steps/CPU-s')
+    print(f'learner: {1 / res["learner critic"][0]:.2f} critic updates/CPU-s, '
+          f'{1 / step["learner"]:.3f} env steps/CPU-s')
 
 
 def env_step_seconds(name: str, images: bool, args: argparse.Namespace, rng: np.random.Generator,

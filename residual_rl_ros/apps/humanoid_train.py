@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--demo-noise', type=float, default=0.3, help='action noise of the demonstrations')
     parser.add_argument('--eval-episodes', type=int, default=30, help='episodes to measure the BC base')
     parser.add_argument('--warmup-env-steps', type=int, default=None,
-                        help='trainer warm-up (base + uniform noise) before updates (default: config/humanoid_train.yaml)')
+                        help='trainer warm-up (base + uniform noise) before updates '
+                             '(default: config/humanoid_train.yaml)')
     parser.add_argument('--recipe-file', default=None,
                         help="YAML of recipe overrides for the trainer (e.g. 'learner: {actor_lr: 3.0e-5}')")
     parser.add_argument('--eval-every', type=int, default=None,

@@ -139,7 +139,8 @@ def feed_trainer(trainer: LiveTrainer, paths: Iterable[str | Path], after_add: C
             for end in assembler.ended:
                 stats.episodes += 1
                 if end.episode_id in touched:
-                    success = None if end.kind in (EventKind.ABORT, EventKind.TIMEOUT) else end.kind == EventKind.SUCCESS
+                    aborted = end.kind in (EventKind.ABORT, EventKind.TIMEOUT)
+                    success = None if aborted else end.kind == EventKind.SUCCESS
                     trainer.end_episode(end.episode_id, success, end.evaluation)
             assembler.ended.clear()
             if progress is not None and time.monotonic() >= next_report:

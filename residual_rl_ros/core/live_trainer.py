@@ -185,7 +185,8 @@ class LiveTrainer:
         np.save(keys, np.array(sorted(self.stored_keys), np.int64).reshape(-1, 3))
         atomic_write(folder / 'stored_keys.npy', keys.getvalue())     # a kill mid-write leaves the old file
         state = {'stored': self.stored, 'owed_env_steps': self.owed_env_steps,
-                 'recent': list(self.recent), 'eval_recent': list(self.eval_recent), 'env_steps': int(self.learner.counters['env_steps'])}
+                 'recent': list(self.recent), 'eval_recent': list(self.eval_recent),
+                 'env_steps': int(self.learner.counters['env_steps'])}
         atomic_write(folder / 'live_state.json', json.dumps(state).encode())
         return folder
 

@@ -96,7 +96,8 @@ class SafetyFilter:
             return self._hold(now_s, f'proposal has {proposed.size} values, expected {self.limits.min_position.size}')
         if not np.all(np.isfinite(proposed)):
             return self._hold(now_s, _joints('non-finite proposal', self.limits, ~np.isfinite(proposed)))
-        self.last_proposal_time_s = now_s if self.last_proposal_time_s is None else max(now_s, self.last_proposal_time_s)
+        last = self.last_proposal_time_s
+        self.last_proposal_time_s = now_s if last is None else max(now_s, last)
         dt = 0.0 if self.last_output_time_s is None else now_s - self.last_output_time_s
         command, reasons = limit_step(proposed, self.previous, self.previous_velocity, dt, self.limits)
         if not np.all(np.isfinite(command)):     # never expected: fail closed rather than send it

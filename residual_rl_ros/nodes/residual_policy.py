@@ -5,8 +5,9 @@ publishes `action_proposal` (residual_rl_ros/PolicyActionRecord; executed_action
 New weights from `policy_weights` (latched) are validated and swapped between ticks; a rejected update
 keeps the running policy. The last `keep_weight_versions` are kept: setting `pinned_version` (at run
 time) runs that version and ignores newer ones (rollback), 0 follows the latest again. Events for other
-episodes (late labels, undo) do not stop the running episode. While the trainer reports WARMUP the residual is the recipe's uniform noise;
-an evaluation episode (START with `evaluation`) runs the residual deterministically.
+episodes (late labels, undo) do not stop the running episode. While the trainer reports WARMUP the
+residual is the recipe's uniform noise; an evaluation episode (START with `evaluation`) runs the residual
+deterministically.
 Weights are validated and compiled for `inference_backend` (checked against eager torch, eager when it
 fails) on a loader thread, off the control path; the finished actor is installed from the executor.
 Timing (achieved rate, jitter, misses, latency) is logged every `timing_report_period_s`.

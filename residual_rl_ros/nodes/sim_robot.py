@@ -1,10 +1,11 @@
 """sim_robot: a bundled MuJoCo task driven like hardware over ROS topics.
 
 Publishes `joint_states` (sensor_msgs/JointState: the task's proprioception), `task_state`
-(sensor_msgs/JointState of virtual joints: object and goal state) and `cameras/<name>/image_raw` (sensor_msgs/Image); takes commands on
-`~/commands` (std_msgs/Float64MultiArray, ros2_control forward-command style, in `~/joint_names` order);
-reports success / failure / timeout on `~/episode_reports` so an automatic operator can label episodes;
-resets on `~/reset` (std_srvs/Trigger). Steps only while an episode runs (between START and its outcome).
+(sensor_msgs/JointState of virtual joints: object and goal state) and `cameras/<name>/image_raw`
+(sensor_msgs/Image); takes commands on `~/commands` (std_msgs/Float64MultiArray, ros2_control
+forward-command style, in `~/joint_names` order); reports success / failure / timeout on
+`~/episode_reports` so an automatic operator can label episodes; resets on `~/reset` (std_srvs/Trigger).
+Steps only while an episode runs (between START and its outcome).
 
 `physics_mode` realtime steps at the task's rate with the latest command, as hardware would. lockstep (for
 training faster or slower than real time) steps once per answer to the latest published state: the answer
@@ -92,7 +93,8 @@ class SimRobot(Node):
         observation = self.driver.reset()
         self._publish_state(observation)
         response.success = True
-        response.message = f'episode {self.driver.episodes_started} reset (seed {self.driver.seed + self.driver.episodes_started - 1})'
+        started = self.driver.episodes_started
+        response.message = f'episode {started} reset (seed {self.driver.seed + started - 1})'
         return response
 
     def _on_event(self, msg: EpisodeEvent) -> None:

@@ -103,7 +103,8 @@ class SafetyOracle:
                 with np.errstate(over='ignore'):            # a subnormal dt: infinite, and judged as such
                     velocity = step / dt
                 fast = np.abs(step) > self.vmax * dt + TOL
-                problems += [f'{n} velocity {v} > {vm}' for n, v, vm, f in zip(self.names, velocity, self.vmax, fast) if f]
+                problems += [f'{n} velocity {v} > {vm}'
+                             for n, v, vm, f in zip(self.names, velocity, self.vmax, fast) if f]
                 if self.velocity is not None:
                     with np.errstate(invalid='ignore'):
                         low = np.minimum(self.velocity - self.amax * dt, 0.0)

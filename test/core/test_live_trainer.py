@@ -40,7 +40,8 @@ def _stream(trainer: LiveTrainer, rng: np.random.Generator, steps: int) -> None:
         obs = Observation(rng.normal(size=PROPRIO).astype(np.float32), rng.normal(size=TASK).astype(np.float32))
         nxt = Observation(rng.normal(size=PROPRIO).astype(np.float32), rng.normal(size=TASK).astype(np.float32))
         last = t == steps - 1
-        trainer.add(Transition(obs, np.zeros(ACTIONS, np.float32), t % 2, rng.uniform(-1, 1, ACTIONS).astype(np.float32),
+        residual = rng.uniform(-1, 1, ACTIONS).astype(np.float32)
+        trainer.add(Transition(obs, np.zeros(ACTIONS, np.float32), t % 2, residual,
                                float(last), nxt, np.zeros(ACTIONS, np.float32), (t + 1) % 2, last, False))
     trainer.end_episode(episode_id=1, success=True)
 

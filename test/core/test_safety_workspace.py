@@ -30,7 +30,9 @@ def test_points_stay_in_the_box_and_limits_hold(steps) -> None:
         result = flt.propose(np.array(proposal), now)
         assert BOX.violation(result.command) == 0.0, (proposal, result)
         assert np.all(result.command >= limits.min_position) and np.all(result.command <= limits.max_position)
-        if not result.held and np.any(result.command != np.array(proposal)):
+        if result.held:
+            assert np.array_equal(result.command, previous), 'a hold must repeat the previous command'
+        elif np.any(result.command != np.array(proposal)):
             assert result.reasons, 'a changed command must be explained'
         previous = result.command
 

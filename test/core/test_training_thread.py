@@ -25,7 +25,8 @@ def test_submitted_steps_are_stored_and_trained_in_the_background(tmp_path) -> N
     rng = np.random.default_rng(0)
     core = LiveTrainer.create(tmp_path, _demos(rng), HoldPolicy(), small_recipe(batch_size=4), [], 20, 2)
     ended = []
-    worker = BackgroundTrainer(core, on_episode_end=lambda episode, success, evaluation: ended.append((episode, core.env_steps)))
+    worker = BackgroundTrainer(
+        core, on_episode_end=lambda episode, success, evaluation: ended.append((episode, core.env_steps)))
     worker.start()
     try:
         for t in range(10):

@@ -39,7 +39,8 @@ def test_start_then_success_publishes_both_events(graph, spin_until) -> None:
     assert _call(spin_until, [button, probe], success, Trigger.Request()).success
     spin_until([button, probe], lambda: len(received) == 2)
     assert [(m.event, m.episode_id, m.source) for m in received] == [
-        (EpisodeEvent.START, 10, EpisodeEvent.SOURCE_OPERATOR), (EpisodeEvent.SUCCESS, 10, EpisodeEvent.SOURCE_OPERATOR)]
+        (EpisodeEvent.START, 10, EpisodeEvent.SOURCE_OPERATOR),
+        (EpisodeEvent.SUCCESS, 10, EpisodeEvent.SOURCE_OPERATOR)]
 
 
 def test_label_without_running_episode_is_refused_and_publishes_nothing(graph, spin_until) -> None:

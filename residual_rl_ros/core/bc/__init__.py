@@ -10,5 +10,5 @@ from residual_rl_ros.core.bc.export import as_base_policy, export_onnx, export_t
 from residual_rl_ros.core.bc.models import BCPolicy, build_policy
 from residual_rl_ros.core.bc.trainer import train_bc
 
-__all__ = ['BCConfig', 'as_base_policy', 'BCPolicy', 'ChunkDataset', 'build_chunk_dataset', 'build_policy', 'export_onnx',
-           'export_torchscript', 'train_bc']
+__all__ = ['BCConfig', 'as_base_policy', 'BCPolicy', 'ChunkDataset', 'build_chunk_dataset', 'build_policy',
+           'export_onnx', 'export_torchscript', 'train_bc']
