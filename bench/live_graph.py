@@ -35,7 +35,7 @@ from residual_rl_ros.apps.report import read_episodes, success_curve  # noqa: E4
 from residual_rl_ros.core.training.config import ResFiTRunConfig  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))     # its sibling module, also when imported
-from policy_eval import evaluate, live_and_bc, paired_difference  # noqa: E402
+from policy_eval import evaluate_live_and_bc, paired_difference  # noqa: E402
 
 
 def run_task(task: str, out: Path, env_steps: int, demos: int, noise: float, warmup: int, eval_every: int) -> Path:
@@ -61,10 +61,10 @@ def read_run(run_dir: Path) -> dict:
 
 
 def final_evaluation(result: dict, episodes: int) -> dict:
-    """BC alone vs the final live actor, in-process on the same evaluation seeds (paired)."""
+    """BC alone vs the final live actor, in-process on the same evaluation seeds (paired; two processes)."""
     run_dir = Path(result['run_dir'])
-    success = evaluate(result['task'], run_dir / 'bc.onnx', live_and_bc(run_dir), episodes,
-                       ResFiTRunConfig().eval_seed_offset, 'live_graph')
+    success = evaluate_live_and_bc(result['task'], run_dir, episodes, ResFiTRunConfig().eval_seed_offset,
+                                   'live_graph')
     return paired_difference(success['bc'], success['live'])
 
 

@@ -46,6 +46,25 @@ def live_and_bc(run_dir: Path) -> dict[str, Policy]:
     return {'live': (normalizer, actor.residual), 'bc': (normalizer, zero_residual(normalizer.dim))}
 
 
+def _one_of_live_and_bc(task_name: str, run_dir: str, name: str, episodes: int, seed_offset: int,
+                        label: str) -> list[bool]:
+    import torch
+    torch.set_num_threads(1)
+    policy = live_and_bc(Path(run_dir))[name]
+    return evaluate(task_name, Path(run_dir) / 'bc.onnx', {name: policy}, episodes, seed_offset, label)[name]
+
+
+def evaluate_live_and_bc(task_name: str, run_dir: Path, episodes: int, seed_offset: int,
+                         label: str = 'eval') -> dict[str, list[bool]]:
+    """`live_and_bc(run_dir)` on the same seeds, the two policies in two processes at once (one core each)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('spawn')) as pool:
+        futures = {name: pool.submit(_one_of_live_and_bc, task_name, str(run_dir), name, episodes, seed_offset,
+                                     label) for name in ('live', 'bc')}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def paired_difference(a: list[bool], b: list[bool]) -> dict:
     """mean(b) - mean(a) on the same seeds, its paired standard error, and the seeds won by one side only."""
     x, y = np.asarray(a, float), np.asarray(b, float)
