@@ -28,23 +28,40 @@ from residual_rl_ros.core.types import Task
 GRAPH = 'humanoid_train'
 
 
+# Per-task defaults of the options below: the settings of the measured live runs (README, "Measured"). The GR-1
+# base comes from 12 demos at noise 0.4 (65-73% alone), weak enough to leave room for the residual.
+TASK_DEFAULTS = {
+    'humanoid_gr1': {'env_steps': 12_000, 'demos': 12, 'demo_noise': 0.4, 'eval_episodes': 20,
+                     'warmup_env_steps': 3000, 'eval_every': 3},
+    'fetch_pick_place': {'env_steps': 20_000, 'demos': 50, 'demo_noise': 0.3, 'eval_episodes': 30,
+                         'warmup_env_steps': 5000, 'eval_every': 4},
+}
+GENERIC_DEFAULTS = {'env_steps': 20_000, 'demos': 50, 'demo_noise': 0.3, 'eval_episodes': 30,
+                    'warmup_env_steps': None, 'eval_every': None}      # None: config/humanoid_train.yaml
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--run-dir', default='runs/humanoid', help='folder for every output of the run')
     parser.add_argument('--task', default='humanoid_gr1', help='simulated task (humanoid_gr1, fetch_pick_place, '
                         'adroit_relocate)')
-    parser.add_argument('--env-steps', type=int, default=20_000, help='live env steps to train for')
-    parser.add_argument('--demos', type=int, default=50, help='scripted demonstrations for BC')
-    parser.add_argument('--demo-noise', type=float, default=0.3, help='action noise of the demonstrations')
-    parser.add_argument('--eval-episodes', type=int, default=30, help='episodes to measure the BC base')
-    parser.add_argument('--warmup-env-steps', type=int, default=None,
-                        help='trainer warm-up (base + uniform noise) before updates '
-                             '(default: config/humanoid_train.yaml)')
+    parser.add_argument('--env-steps', type=int, help='live env steps to train for (GR-1 12000, Fetch 20000)')
+    parser.add_argument('--demos', type=int, help='scripted demonstrations for BC (GR-1 12, Fetch 50)')
+    parser.add_argument('--demo-noise', type=float, help='action noise of the demonstrations (GR-1 0.4, Fetch 0.3)')
+    parser.add_argument('--eval-episodes', type=int, help='episodes to measure the BC base (GR-1 20, Fetch 30)')
+    parser.add_argument('--warmup-env-steps', type=int,
+                        help='trainer warm-up (base + uniform noise) before updates (GR-1 3000, Fetch 5000; '
+                             'other tasks: config/humanoid_train.yaml)')
     parser.add_argument('--recipe-file', default=None,
                         help="YAML of recipe overrides for the trainer (e.g. 'learner: {actor_lr: 3.0e-5}')")
-    parser.add_argument('--eval-every', type=int, default=None,
-                        help='every Nth live episode is an evaluation episode (default: config/humanoid_train.yaml)')
-    return parser.parse_args(argv)
+    parser.add_argument('--eval-every', type=int,
+                        help='every Nth live episode is an evaluation episode (GR-1 3, Fetch 4; other tasks: '
+                             'config/humanoid_train.yaml)')
+    args = parser.parse_args(argv)
+    for key, value in TASK_DEFAULTS.get(args.task, GENERIC_DEFAULTS).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 def run_params(run_dir: Path, env_steps: int, task: Task, warmup_env_steps: int | None = None,
