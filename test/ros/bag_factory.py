@@ -2,6 +2,7 @@
 rosbags (the bytes a raw subscription delivers), plus demos and a black-box base policy to train with."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,34 @@ def write_bag(folder: Path, prefix: str = 'rec', storage: str = 'mcap', **kwargs
         for topic, raw, ns in msgs:
             writer.write(topic, raw, ns)
     return msgs, expected
+
+
+def all_types_messages() -> list[tuple[str, str, object]]:
+    """(topic, type, CDR bytes) of one message of every type the graph records, fields filled."""
+    t, store = typestore().types, typestore()
+    header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=5, nanosec=6), frame_id='cam')
+    image = t['sensor_msgs/msg/Image'](header=header, height=2, width=3, encoding='rgb8', is_bigendian=0, step=9,
+                                       data=np.arange(18, dtype=np.uint8))
+    msgs = [
+        ('/observation', 'residual_rl_ros/msg/Observation', t['residual_rl_ros/msg/Observation'](
+            header=header, oldest_sensor_stamp=header.stamp, joint_names=['a', 'b'],
+            joint_position=np.array([1.0, 2.0]), joint_velocity=np.array([0.5, 0.25]), task_state=np.zeros(0),
+            camera_names=['front'], images=[image], stale_sensors=[])),
+        ('/policy_weights', 'residual_rl_ros/msg/PolicyWeights', t['residual_rl_ros/msg/PolicyWeights'](
+            header=header, version=3, format='safetensors', sha256='ab' * 32, config_json='{}',
+            data=np.frombuffer(os.urandom(3000), np.uint8))),
+        ('/trainer_status', 'residual_rl_ros/msg/TrainerStatus', t['residual_rl_ros/msg/TrainerStatus'](
+            header=header, state=2, policy_version=3, env_steps=10, critic_updates=20, actor_updates=5, episodes=2,
+            success_rate=0.5, critic_loss=0.1, actor_loss=-0.2, q_mean=0.3, online_transitions=10,
+            demo_transitions=100, intervention_transitions=0, updates_per_s=12.0, message='ok', owed_env_steps=7,
+            eval_success_rate=0.75)),
+        ('/base_action', 'residual_rl_ros/msg/BaseAction', t['residual_rl_ros/msg/BaseAction'](
+            header=header, observation_stamp=header.stamp, joint_names=['a'], action=np.array([0.1]),
+            chunk_phase=1, chunk_length=4)),
+        ('/joint_states', 'sensor_msgs/msg/JointState', t['sensor_msgs/msg/JointState'](
+            header=header, name=['a', 'b'], position=np.array([1.0, 2.0]), velocity=np.zeros(0),
+            effort=np.zeros(0))),
+        ('/commands', 'std_msgs/msg/Float64MultiArray', t['std_msgs/msg/Float64MultiArray'](
+            layout=t['std_msgs/msg/MultiArrayLayout'](dim=[], data_offset=0), data=np.array([1.5, -2.5]))),
+    ]
+    return [(topic, msgtype, store.serialize_cdr(msg, msgtype)) for topic, msgtype, msg in msgs]
