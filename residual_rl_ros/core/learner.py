@@ -195,7 +195,7 @@ class ResidualLearner:
             q_all = self.critic(features, state, phase, base, compose_action(base, residual))
         finally:
             self.critic.requires_grad_(True)
-        loss = -q_all.mean()
+        loss = self._actor_loss(q_all, residual)
         grad_norm = self._step(self.actor_optim, loss)
         soft_update(self.target_policy.actor, self.policy.actor, self.recipe.learner.target_tau)
         self.counters['actor_updates'] += 1
@@ -204,6 +204,16 @@ class ResidualLearner:
             return {}
         return {'actor_loss': loss.item(), 'residual_abs_mean': residual.detach().abs().mean().item(),
                 'actor_grad_norm': grad_norm}
+
+    def _actor_loss(self, q_all: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """-mean Q; with `residual_penalty` w > 0, -Q / mean|Q| + w * mean((residual / scale)^2): Adam moves
+        the actor at its learning rate whatever the size of dQ/da, so on a nearly flat critic the plain loss
+        lets the residual drift to its bound; the penalty keeps it near zero unless Q consistently pays."""
+        weight = self.recipe.learner.residual_penalty
+        if weight <= 0:
+            return -q_all.mean()
+        q_scale = q_all.detach().abs().mean().clamp_min(1e-6)
+        return -q_all.mean() / q_scale + weight * (residual / self.action_scale).pow(2).mean()
 
     def _step(self, optim: torch.optim.Optimizer, loss: torch.Tensor) -> float:
         optim.zero_grad(set_to_none=True)

@@ -62,6 +62,9 @@ class LearnerRecipe:
                                     low=0.0, high=10.0)
     target_noise_clip: float = param(0.3, 'Target policy smoothing noise clip, fraction of action_scale',
                                      low=0.0, high=10.0)
+    residual_penalty: float = param(0.0, 'Weight of mean((residual / action_scale)^2) in the actor loss, next '
+                                         'to -Q / mean|Q| (TD3+BC-style scaling); 0 = the paper\'s plain -Q',
+                                    low=0.0, high=1e6)
 
 
 @dataclasses.dataclass

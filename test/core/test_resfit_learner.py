@@ -51,3 +51,20 @@ def test_critic_fits_a_fixed_batch_and_actor_leaves_zero():
         learner.update_actor(batch)
     residual = learner.act(observation(np.random.default_rng(1)), np.zeros(3), 0, explore=False)
     assert np.any(residual != 0) and np.all(np.abs(residual) <= learner.action_scale)
+
+
+def _residual_after_actor_steps(penalty: float, steps: int = 30) -> float:
+    learner = ResidualLearner(small_recipe(critic_warmup_updates=0, critic_lr=3e-3, residual_penalty=penalty), SPEC)
+    batch = filled_sampler().sample(16, np.random.default_rng(0))
+    for _ in range(40):
+        learner.update_critic(batch)
+    for _ in range(steps):
+        learner.update_actor(batch)
+    rng = np.random.default_rng(2)
+    residuals = [learner.act(observation(rng), np.zeros(3), 0, explore=False) for _ in range(32)]
+    return float(np.abs(residuals).mean()) / learner.action_scale
+
+
+def test_residual_penalty_holds_the_residual_near_zero():
+    free, held = _residual_after_actor_steps(0.0), _residual_after_actor_steps(10.0)
+    assert free > 0.05 and held < 0.5 * free
