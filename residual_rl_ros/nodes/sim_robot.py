@@ -124,10 +124,11 @@ class SimRobot(Node):
             return
         try:
             order = self.command_order.reorder(msg.joint_names, msg.executed_action)
-            if order.missing:
-                raise ValueError(f'no task joints {list(order.missing[:4])}')
-        except ValueError as exc:            # other names (not the task's) are ignored
-            self.get_logger().error(f'lockstep: bad action record ({exc}); not stepping', throttle_duration_sec=2.0)
+        except ValueError as exc:
+            self._refuse_record(str(exc))
+            return
+        if order.missing:                   # other names (not the task's) are ignored
+            self._refuse_record(f'no task joints {list(order.missing[:4])}')
             return
         command = order.values
         problem = self.driver.check_command(command)
@@ -135,6 +136,9 @@ class SimRobot(Node):
             self.get_logger().warning(f'action record refused: {problem}', throttle_duration_sec=2.0)
             return
         self._step(command)
+
+    def _refuse_record(self, problem: str) -> None:
+        self.get_logger().error(f'lockstep: bad action record ({problem}); not stepping', throttle_duration_sec=2.0)
 
     def _now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
