@@ -25,6 +25,9 @@ class ResFiTRunConfig:
     offline_critic_warmup: bool = param(True, 'Run the recipe critic_warmup_updates as one critic-only block '
                                               'right after the warm-up steps (else interleaved with '
                                               'acting, UTD as usual)')
+    noise_hold_steps: int = param(1, 'Warm-up and exploration noise is redrawn every this many env steps (and '
+                                     'at each episode start); 1 = i.i.d. per step, as in the paper',
+                                  low=1, high=1000)
     eval_interval_steps: int = param(5_000, 'Evaluate every this many env steps (0 = only at the end)',
                                      low=0, high=100_000_000)
     eval_episodes: int = param(50, 'Episodes per evaluation (deterministic residual, fresh seeds)',

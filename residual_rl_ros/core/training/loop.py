@@ -27,6 +27,7 @@ import numpy as np
 
 from residual_rl_ros.core.checkpoint import load_checkpoint, read_run_state, save_checkpoint
 from residual_rl_ros.core.chunking import ChunkExecutor, ChunkingConfig
+from residual_rl_ros.core.exploration import HeldNoise
 from residual_rl_ros.core.learner import ResidualLearner, configure_cpu
 from residual_rl_ros.core.networks import PolicySpec
 from residual_rl_ros.core.normalizers import ActionNormalizer, StateNormalizer
@@ -34,8 +35,7 @@ from residual_rl_ros.core.recipe import ResidualRecipe
 from residual_rl_ros.core.replay import MixedSampler, ReplayBuffer, make_buffers
 from residual_rl_ros.core.serialization import atomic_write
 from residual_rl_ros.core.training.config import ResFiTRunConfig
-from residual_rl_ros.core.training.rollout import (EpisodeResult, demo_transitions, run_episode,
-                                                  uniform_residual, zero_residual)
+from residual_rl_ros.core.training.rollout import EpisodeResult, demo_transitions, run_episode, zero_residual
 from residual_rl_ros.core.types import BasePolicy, Episode, Task, Transition
 
 CHECKPOINT_DIR = 'checkpoint'
@@ -81,6 +81,7 @@ class ResFiTRun:
                                                task.max_episode_steps):
                 self.buffers['demo'].add(transition)
         self.noise_rng = np.random.default_rng([self.config.seed, 1])
+        self.held_noise = {kind: HeldNoise(self.config.noise_hold_steps) for kind in ('warmup', 'explore')}
         self.episodes = 0
         self.wall_s = 0.0
         self.history: list[dict] = []
@@ -101,10 +102,17 @@ class ResFiTRun:
     # -- one training episode --------------------------------------------------------------------
 
     def _residual(self, observation, base, phase) -> np.ndarray:
+        dim, rng = self.learner.spec.action_dim, self.noise_rng
         if self.in_warmup:
-            return uniform_residual(self.learner.spec.action_dim, self.config.warmup_noise,
-                                    self.noise_rng)(observation, base, phase)
-        return self.learner.act(observation, base, phase, explore=True)
+            bound = self.config.warmup_noise
+            return self.held_noise['warmup'].sample(lambda: rng.uniform(-bound, bound, dim))
+        if self.config.noise_hold_steps == 1:     # the learner's own per-step Gaussian noise
+            return self.learner.act(observation, base, phase, explore=True)
+        scale = self.learner.action_scale
+        std = self.learner.recipe.learner.exploration_noise_std * scale
+        noise = self.held_noise['explore'].sample(lambda: rng.normal(0.0, std, dim))
+        residual = self.learner.act(observation, base, phase, explore=False) + noise
+        return np.clip(residual, -scale, scale).astype(np.float32)
 
     def _store_and_learn(self, transition: Transition) -> None:
         self.buffers['online'].add(transition)
@@ -127,6 +135,8 @@ class ResFiTRun:
 
     def train_episode(self) -> EpisodeResult:
         seed = self.config.seed * 10**6 + self.episodes
+        for noise in self.held_noise.values():     # checkpoints fall between episodes: no held state to save
+            noise.reset()
         result = run_episode(self.task, self.executor, self.learner.action_normalizer, self._residual, seed,
                              self._store_and_learn)
         self.buffers['online'].end_episode()

@@ -64,11 +64,6 @@ def zero_residual(action_dim: int) -> ResidualFn:
     return lambda observation, base, phase: zero
 
 
-def uniform_residual(action_dim: int, magnitude: float, rng: np.random.Generator) -> ResidualFn:
-    """Warm-up exploration: residual ~ U(-magnitude, magnitude) per dimension (normalized units)."""
-    return lambda observation, base, phase: rng.uniform(-magnitude, magnitude, action_dim).astype(np.float32)
-
-
 def run_episode(task: Task, executor: ChunkExecutor, normalizer: ActionNormalizer, residual_fn: ResidualFn,
                 seed: int, on_transition: TransitionFn | None = None,
                 max_steps: int | None = None) -> EpisodeResult:
