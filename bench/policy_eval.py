@@ -1,21 +1,32 @@
 """In-process evaluation of BC + residual policies on the same evaluation seeds (shared by the live benches).
 
 Deterministic residual, `core/training/rollout.py` episodes, seeds `seed_offset + i` for every policy, so
-two policies can be compared seed by seed (paired).
+two policies can be compared seed by seed (paired). As a script, BC alone against the final learners of
+in-process runs (`core.resfit_loop` / bench/sample_efficiency.py checkpoints), one process per policy:
+
+    python bench/policy_eval.py --task fetch_pick_place --base artifacts/fetch_bc.onnx \
+        --checkpoints runs/a/learner_00050008.safetensors runs/b/learner_00050010.safetensors --episodes 200
 """
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import multiprocessing
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from residual_rl_ros.core.actor_export import policy_from_weights, read_actor_weights_file
-from residual_rl_ros.core.base_policy import load_base_policy
-from residual_rl_ros.core.chunking import ChunkExecutor
-from residual_rl_ros.core.normalizers import ActionNormalizer
-from residual_rl_ros.core.training.rollout import ResidualFn, run_episode, zero_residual
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from a checkout without installing
+
+from residual_rl_ros.core.actor_export import policy_from_weights, read_actor_weights_file  # noqa: E402
+from residual_rl_ros.core.base_policy import load_base_policy  # noqa: E402
+from residual_rl_ros.core.chunking import ChunkExecutor  # noqa: E402
+from residual_rl_ros.core.normalizers import ActionNormalizer  # noqa: E402
+from residual_rl_ros.core.training.rollout import ResidualFn, run_episode, zero_residual  # noqa: E402
 
 Policy = tuple[ActionNormalizer, ResidualFn]
 
@@ -57,8 +68,6 @@ def _one_of_live_and_bc(task_name: str, run_dir: str, name: str, episodes: int, 
 def evaluate_live_and_bc(task_name: str, run_dir: Path, episodes: int, seed_offset: int,
                          label: str = 'eval') -> dict[str, list[bool]]:
     """`live_and_bc(run_dir)` on the same seeds, the two policies in two processes at once (one core each)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('spawn')) as pool:
         futures = {name: pool.submit(_one_of_live_and_bc, task_name, str(run_dir), name, episodes, seed_offset,
                                      label) for name in ('live', 'bc')}
@@ -74,3 +83,59 @@ def paired_difference(a: list[bool], b: list[bool]) -> dict:
     return {'episodes': n, 'first': float(x.mean()), 'second': float(y.mean()), 'difference': float(diff.mean()),
             'paired_se': se, 'only_first': int(np.sum((x == 1) & (y == 0))),
             'only_second': int(np.sum((y == 1) & (x == 0)))}
+
+
+def _one_checkpoint(task_name: str, base: str, checkpoint: str, episodes: int, seed_offset: int) -> list[bool]:
+    """Success per seed of BC alone (`checkpoint` empty) or BC + the learner saved in `checkpoint`."""
+    import torch
+    torch.set_num_threads(1)
+    from residual_rl_ros.core.checkpoint import load_checkpoint
+    if not checkpoint:
+        normalizer = bounds_of_task(task_name)
+        return evaluate(task_name, Path(base), {'bc': (normalizer, zero_residual(normalizer.dim))}, episodes,
+                        seed_offset)['bc']
+    learner = load_checkpoint(checkpoint)
+    policy = (learner.action_normalizer, lambda obs, b, phase: learner.act(obs, b, phase, explore=False))
+    return evaluate(task_name, Path(base), {Path(checkpoint).parent.name: policy}, episodes, seed_offset)[
+        Path(checkpoint).parent.name]
+
+
+def bounds_of_task(task_name: str) -> ActionNormalizer:
+    """BC alone runs with the task's own bounds mapped to [-1, 1] (as `training.pipeline.evaluate_base`)."""
+    from residual_rl_ros.core.training.pipeline import bounds_normalizer
+    from residual_rl_ros.sim.registry import make_task
+    task = make_task(task_name, seed=0)
+    try:
+        return bounds_normalizer(task)
+    finally:
+        task.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--task', default='fetch_pick_place')
+    parser.add_argument('--base', required=True, help='the BC base (ONNX) every run was trained on')
+    parser.add_argument('--checkpoints', nargs='+', required=True, help='learner_*.safetensors of finished runs')
+    parser.add_argument('--episodes', type=int, default=200)
+    parser.add_argument('--seed-offset', type=int, default=1_000_000_000)
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--out', help='write the per-seed results and paired differences here (JSON)')
+    args = parser.parse_args(argv)
+    names = [''] + list(args.checkpoints)
+    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context('spawn')) as pool:
+        futures = [pool.submit(_one_checkpoint, args.task, args.base, name, args.episodes, args.seed_offset)
+                   for name in names]
+        results = {name or 'bc': future.result() for name, future in zip(names, futures)}
+    report = {'episodes': args.episodes, 'base': args.base, 'success': {k: float(np.mean(v)) for k, v in
+                                                                       results.items()},
+              'vs_bc': {k: paired_difference(results['bc'], v) for k, v in results.items() if k != 'bc'}}
+    for name, paired in report['vs_bc'].items():
+        print(f'[policy_eval] {name}: BC {paired["first"]:.1%} -> {paired["second"]:.1%} on the same '
+              f'{paired["episodes"]} seeds, {paired["difference"]:+.1%} +- {paired["paired_se"]:.1%} paired SE')
+    if args.out:
+        Path(args.out).write_text(json.dumps(dict(report, per_seed=results), indent=1))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
