@@ -72,7 +72,8 @@ def recipe_preset(name: str, seed: int = 0) -> ResidualRecipe:
     Measured on Fetch (50-demo BC base at 78%, 5k warm-up steps, 50-episode evaluations): with residual
     scale 0.2 the success dipped once the actor started (seed 0: 70% at 10k, then 90% at 15k; seed 1: 40%
     at 7.5k, 60% at 15k); actor lr 1e-5 or 3e-5 dipped the same, 3e-6 did not dip nor lift within 20k.
-    Scale 0.1 (seed 1): 86% at 7.5k, 74% at 10k, 88% at 15k, 92% at 17.5k and 20k.
+    Scale 0.1 (seed 1): 86% at 7.5k, 74% at 10k, 88% at 15k, 92% at 17.5k and 20k. From a weak 15-demo base
+    (38%), learner seeds 0/1/2 reached 56 / 68 / 54% at 50k: a slow lift, far from the paper's (README).
     'cpu_state': 'cpu' with 128x2 nets on the paper's UTD 4 / actor-every-4 schedule: the state-based
       speed configuration of bench/learner_speed.py (its learning on Fetch is not measured yet).
     'cpu_image': 'cpu' with a small per-camera encoder (8 channels, 2 convs, 32 features) for two
