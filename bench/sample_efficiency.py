@@ -180,6 +180,12 @@ def _fmt(steps: int | None) -> str:
     return 'not reached' if steps is None else str(steps)
 
 
+def _budget(result: dict, default: int) -> int:
+    """Env steps a method actually ran (its last evaluation; results merged from runs of other lengths)."""
+    history = result.get('history') or []
+    return int(history[-1]['env_steps']) if history else default
+
+
 def report(results: dict, threshold: float, budget: int) -> list[str]:
     """Per seed: steps-to-threshold of every method, then each baseline's steps / ResFiT's steps."""
     lines = []
@@ -192,14 +198,15 @@ def report(results: dict, threshold: float, budget: int) -> list[str]:
         if 'resfit' not in entry:
             continue
         ours = entry['resfit']['steps_to_threshold']
+        ours_budget = _budget(entry['resfit'], budget)
         for method in (m for m in BASELINES if m in entry and m != 'bc'):
-            theirs = entry[method]['steps_to_threshold']
+            theirs, their_budget = entry[method]['steps_to_threshold'], _budget(entry[method], budget)
             if ours is None and theirs is None:
                 ratio = 'n/a (neither reached it)'
             elif ours is None:
-                ratio = f'< {theirs / budget:.2f}x (ResFiT not reached in {budget} steps)'
+                ratio = f'< {theirs / ours_budget:.2f}x (ResFiT not reached in {ours_budget} steps)'
             elif theirs is None:
-                ratio = f'> {budget / max(ours, 1):.2f}x (baseline not reached in {budget} steps)'
+                ratio = f'> {their_budget / max(ours, 1):.2f}x (baseline not reached in {their_budget} steps)'
             else:
                 ratio = f'{theirs / max(ours, 1):.2f}x'
             lines.append(f'seed {seed} steps-to-{threshold:.0%} {method} / ResFiT: {ratio}')
