@@ -17,6 +17,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -57,21 +58,36 @@ def live_and_bc(run_dir: Path) -> dict[str, Policy]:
     return {'live': (normalizer, actor.residual), 'bc': (normalizer, zero_residual(normalizer.dim))}
 
 
-def _one_of_live_and_bc(task_name: str, run_dir: str, name: str, episodes: int, seed_offset: int,
-                        label: str) -> list[bool]:
+def _success_in_worker(task_name: str, base: str, name: str, build: Callable[[str], Policy], source: str,
+                       episodes: int, seed_offset: int, label: str) -> list[bool]:
+    """`evaluate` of the one policy `build(source)` in a worker process (one torch thread)."""
     import torch
     torch.set_num_threads(1)
-    policy = live_and_bc(Path(run_dir))[name]
-    return evaluate(task_name, Path(run_dir) / 'bc.onnx', {name: policy}, episodes, seed_offset, label)[name]
+    return evaluate(task_name, Path(base), {name: build(source)}, episodes, seed_offset, label)[name]
+
+
+def _live_policy(run_dir: str) -> Policy:
+    return live_and_bc(Path(run_dir))['live']
+
+
+def _bc_of_run(run_dir: str) -> Policy:
+    return live_and_bc(Path(run_dir))['bc']
+
+
+def _evaluate_in_workers(task_name: str, base: Path, jobs: dict[str, tuple[Callable[[str], Policy], str]],
+                         episodes: int, seed_offset: int, label: str, workers: int = 2) -> dict[str, list[bool]]:
+    """Each named (builder, source) policy on the same seeds, in `workers` processes at once."""
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as pool:
+        futures = {name: pool.submit(_success_in_worker, task_name, str(base), name, build, source, episodes,
+                                     seed_offset, label) for name, (build, source) in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def evaluate_live_and_bc(task_name: str, run_dir: Path, episodes: int, seed_offset: int,
                          label: str = 'eval') -> dict[str, list[bool]]:
     """`live_and_bc(run_dir)` on the same seeds, the two policies in two processes at once (one core each)."""
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('spawn')) as pool:
-        futures = {name: pool.submit(_one_of_live_and_bc, task_name, str(run_dir), name, episodes, seed_offset,
-                                     label) for name in ('live', 'bc')}
-        return {name: future.result() for name, future in futures.items()}
+    jobs = {'live': (_live_policy, str(run_dir)), 'bc': (_bc_of_run, str(run_dir))}
+    return _evaluate_in_workers(task_name, Path(run_dir) / 'bc.onnx', jobs, episodes, seed_offset, label)
 
 
 def paired_difference(a: list[bool], b: list[bool]) -> dict:
@@ -85,30 +101,23 @@ def paired_difference(a: list[bool], b: list[bool]) -> dict:
             'only_second': int(np.sum((y == 1) & (x == 0)))}
 
 
-def _one_checkpoint(task_name: str, base: str, checkpoint: str, episodes: int, seed_offset: int) -> list[bool]:
-    """Success per seed of BC alone (`checkpoint` empty) or BC + the learner saved in `checkpoint`."""
-    import torch
-    torch.set_num_threads(1)
+def _checkpoint_policy(path: str) -> Policy:
+    """The deterministic residual of a learner checkpoint (`core.checkpoint.save_checkpoint` output)."""
     from residual_rl_ros.core.checkpoint import load_checkpoint
-    if not checkpoint:
-        normalizer = bounds_of_task(task_name)
-        return evaluate(task_name, Path(base), {'bc': (normalizer, zero_residual(normalizer.dim))}, episodes,
-                        seed_offset)['bc']
-    learner = load_checkpoint(checkpoint)
-    policy = (learner.action_normalizer, lambda obs, b, phase: learner.act(obs, b, phase, explore=False))
-    return evaluate(task_name, Path(base), {Path(checkpoint).parent.name: policy}, episodes, seed_offset)[
-        Path(checkpoint).parent.name]
+    learner = load_checkpoint(path)
+    return learner.action_normalizer, lambda obs, base, phase: learner.act(obs, base, phase, explore=False)
 
 
-def bounds_of_task(task_name: str) -> ActionNormalizer:
-    """BC alone runs with the task's own bounds mapped to [-1, 1] (as `training.pipeline.evaluate_base`)."""
+def _bc_of_task(task_name: str) -> Policy:
+    """BC alone, with the task's own bounds mapped to [-1, 1] (as `training.pipeline.evaluate_base`)."""
     from residual_rl_ros.core.training.pipeline import bounds_normalizer
     from residual_rl_ros.sim.registry import make_task
     task = make_task(task_name, seed=0)
     try:
-        return bounds_normalizer(task)
+        normalizer = bounds_normalizer(task)
     finally:
         task.close()
+    return normalizer, zero_residual(normalizer.dim)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,11 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--out', help='write the per-seed results and paired differences here (JSON)')
     args = parser.parse_args(argv)
-    names = [''] + list(args.checkpoints)
-    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context('spawn')) as pool:
-        futures = [pool.submit(_one_checkpoint, args.task, args.base, name, args.episodes, args.seed_offset)
-                   for name in names]
-        results = {name or 'bc': future.result() for name, future in zip(names, futures)}
+    jobs = {'bc': (_bc_of_task, args.task), **{path: (_checkpoint_policy, path) for path in args.checkpoints}}
+    results = _evaluate_in_workers(args.task, Path(args.base), jobs, args.episodes, args.seed_offset, 'eval',
+                                   args.workers)
     report = {'episodes': args.episodes, 'base': args.base, 'success': {k: float(np.mean(v)) for k, v in
                                                                        results.items()},
               'vs_bc': {k: paired_difference(results['bc'], v) for k, v in results.items() if k != 'bc'}}
