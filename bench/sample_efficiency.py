@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--demos', type=int, default=50, help='demo episodes (successful ones)')
     parser.add_argument('--noise', type=float, default=0.3, help='demo action noise')
     parser.add_argument('--bc-steps', type=int, default=3000, help='BC gradient steps (base and filtered BC)')
+    parser.add_argument('--bc-set', action='append', default=[],
+                        help='BCConfig override KEY=VALUE for the base and filtered BC (e.g. chunk_length=1)')
     parser.add_argument('--eval-episodes', type=int, default=100)
     parser.add_argument('--eval-interval', type=int, default=5000)
     parser.add_argument('--preset', default='cpu', choices=PRESETS)
@@ -123,7 +125,7 @@ def run_method(method: str, args: argparse.Namespace, seed: int, base: BaseArtif
             finally:
                 eval_task.close()
         elif method == 'filtered_bc':
-            history = baselines.filtered_bc_run(task, base.policy, base.demos, BCConfig(num_steps=args.bc_steps),
+            history = baselines.filtered_bc_run(task, base.policy, base.demos, bc_config(args),
                                                 total_env_steps=args.steps, eval_interval_steps=args.eval_interval,
                                                 eval_episodes=args.eval_episodes, seed=seed,
                                                 eval_seed_offset=config.eval_seed_offset)
@@ -148,9 +150,14 @@ def previous_results(path: Path, args: argparse.Namespace) -> dict:
     return {seed: {m: r for m, r in entry.items() if m in METHODS} for seed, entry in old['seeds'].items()}
 
 
+def bc_config(args: argparse.Namespace) -> BCConfig:
+    """The BC recipe of the base and of filtered BC: defaults, --bc-steps, then --bc-set overrides."""
+    return apply_overrides(BCConfig(num_steps=args.bc_steps), args.bc_set)
+
+
 def build_base(args: argparse.Namespace, seed: int, out: Path) -> BaseArtifacts:
     return build_bc_base(args.task, out / f'base_seed{seed}', demos=args.demos, noise=args.noise, demo_seed=seed,
-                         bc=BCConfig(num_steps=args.bc_steps), bc_seed=seed, eval_episodes=args.eval_episodes)
+                         bc=bc_config(args), bc_seed=seed, eval_episodes=args.eval_episodes)
 
 
 def plot(results: dict, path: Path, threshold: float) -> None:

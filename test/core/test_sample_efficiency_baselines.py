@@ -42,6 +42,13 @@ def base(tmp_path_factory):
     return se.build_base(args, 0, tmp_path_factory.mktemp('bench'))
 
 
+def test_bc_set_overrides_the_base_recipe_and_names_a_bad_key():
+    config = se.bc_config(se.parse_args(['--bc-steps', '300', '--bc-set', 'chunk_length=1', '--bc-set', 'loss=mse']))
+    assert (config.num_steps, config.chunk_length, config.loss) == (300, 1, 'mse')
+    with pytest.raises(Exception, match='chunk_lenght'):
+        se.bc_config(se.parse_args(['--bc-set', 'chunk_lenght=1']))
+
+
 @pytest.fixture
 def task():
     from residual_rl_ros.sim.registry import make_task
