@@ -109,7 +109,7 @@ def _template(policy: ResidualPolicy) -> tuple[bytes, tuple[str, ...]]:
     PositionalPolicy's state dict, so a new weight version only swaps initializers (no re-export)."""
     import onnx
 
-    key = (repr(policy), policy.spec, policy.actor.action_scale, policy.actor.phase_encoding)
+    key = (repr(policy), policy.spec, tuple(policy.actor.bound_values.tolist()), policy.actor.phase_encoding)
     if key not in _TEMPLATES:
         template = copy.deepcopy(policy)
         generator = torch.Generator().manual_seed(0)

@@ -111,8 +111,13 @@ class ResidualLearner:
         self.counters = dict.fromkeys(COUNTERS, 0)
 
     @property
-    def action_scale(self) -> float:
-        return float(self.recipe.network.action_scale)
+    def residual_bound(self) -> np.ndarray:
+        """(A,) float64 bound of the residual per action dimension, normalized units."""
+        return self.policy.actor.bound_values
+
+    def _bound_times(self, fraction: float) -> torch.Tensor:
+        """fraction * bound as float32, multiplied in float64 (as a Python-float scale was)."""
+        return torch.as_tensor(fraction * self.residual_bound, dtype=torch.float32)
 
     @property
     def actor_training(self) -> bool:
@@ -134,9 +139,10 @@ class ResidualLearner:
         base = torch.as_tensor(np.asarray(base_action, np.float32))[None]
         residual = self.policy(images, state, base, torch.tensor([int(phase)]))
         if explore:
-            std = self.recipe.learner.exploration_noise_std * self.action_scale
-            noise = torch.randn(residual.shape, generator=self.generator) * std
-            residual = (residual + noise).clamp(-self.action_scale, self.action_scale)
+            bound = self.policy.actor.bound
+            noise = torch.randn(residual.shape, generator=self.generator) * self._bound_times(
+                self.recipe.learner.exploration_noise_std)
+            residual = (residual + noise).clamp(-bound, bound)
         return residual[0].numpy().astype(np.float32)
 
     # -- learning --------------------------------------------------------------------------------
@@ -150,12 +156,12 @@ class ResidualLearner:
 
     def _target_value(self, batch: Batch) -> torch.Tensor:
         images, state, base, phase = self._tensors(batch, 'next_')
-        lr, scale = self.recipe.learner, self.action_scale
+        lr, scale = self.recipe.learner, self.policy.actor.bound
         with torch.no_grad():
             features = self.target_policy.encoder(images, augment=True, generator=self.generator)
             residual = self.target_policy.actor(features, state, base, phase)
-            noise = torch.randn(residual.shape, generator=self.generator) * (lr.target_noise_std * scale)
-            clip = lr.target_noise_clip * scale
+            noise = torch.randn(residual.shape, generator=self.generator) * self._bound_times(lr.target_noise_std)
+            clip = self._bound_times(lr.target_noise_clip)
             residual = (residual + noise.clamp(-clip, clip)).clamp(-scale, scale)
             q_next = self.target_critic.target_value(features, state, phase, base, compose_action(base, residual),
                                                      self.generator)
@@ -213,7 +219,7 @@ class ResidualLearner:
         if weight <= 0:
             return -q_all.mean()
         q_scale = q_all.detach().abs().mean().clamp_min(1e-6)
-        return -q_all.mean() / q_scale + weight * (residual / self.action_scale).pow(2).mean()
+        return -q_all.mean() / q_scale + weight * (residual / self.policy.actor.bound).pow(2).mean()
 
     def _step(self, optim: torch.optim.Optimizer, loss: torch.Tensor) -> float:
         optim.zero_grad(set_to_none=True)

@@ -10,6 +10,7 @@ import dataclasses
 import math
 from typing import Mapping, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -132,16 +133,30 @@ def _inputs(features: torch.Tensor | None, *parts: torch.Tensor) -> torch.Tensor
     return torch.cat(([features] if features is not None else []) + list(parts), dim=-1)
 
 
-class ResidualActor(nn.Module):
-    """Deterministic residual: tanh(MLP(features, state, base_action, phase)) * action_scale.
+def residual_bound(recipe: NetworkRecipe, action_dim: int) -> np.ndarray:
+    """(A,) float64 residual bound per action dimension: `action_scale_per_dim`, or `action_scale`
+    everywhere. Noise levels are fractions of it, computed in float64 as from a scalar scale."""
+    per_dim = list(recipe.action_scale_per_dim)
+    if not per_dim:
+        return np.full(action_dim, float(recipe.action_scale))
+    if len(per_dim) != action_dim:
+        raise ValueError(f'network.action_scale_per_dim has {len(per_dim)} values; the action has '
+                         f'{action_dim} dimensions')
+    return np.asarray(per_dim, np.float64)
 
-    The output layer is zero-initialised, so the residual is exactly 0 until the actor learns.
+
+class ResidualActor(nn.Module):
+    """Deterministic residual: tanh(MLP(features, state, base_action, phase)) * bound (per dimension).
+
+    The output layer is zero-initialised, so the residual is exactly 0 until the actor learns. The bound is
+    rebuilt from the recipe (a non-persistent buffer), so state dicts do not depend on it.
     """
 
     def __init__(self, spec: PolicySpec, recipe: NetworkRecipe, feature_dim: int) -> None:
         super().__init__()
         self.chunk_length, self.phase_encoding = spec.chunk_length, recipe.phase_encoding
-        self.action_scale = float(recipe.action_scale)
+        self.bound_values = residual_bound(recipe, spec.action_dim)
+        self.register_buffer('bound', torch.as_tensor(self.bound_values, dtype=torch.float32), persistent=False)
         in_dim = feature_dim + spec.state_dim + spec.action_dim + phase_dim(spec.chunk_length,
                                                                               recipe.phase_encoding)
         self.net = mlp(in_dim, recipe.actor_hidden_sizes, spec.action_dim, recipe.layer_norm)
@@ -151,7 +166,7 @@ class ResidualActor(nn.Module):
     def forward(self, features: torch.Tensor | None, state: torch.Tensor, base_action: torch.Tensor,
                 phase: torch.Tensor) -> torch.Tensor:
         phase_f = phase_features(phase, self.chunk_length, self.phase_encoding)
-        return torch.tanh(self.net(_inputs(features, state, base_action, phase_f))) * self.action_scale
+        return torch.tanh(self.net(_inputs(features, state, base_action, phase_f))) * self.bound
 
 
 class ResidualPolicy(nn.Module):

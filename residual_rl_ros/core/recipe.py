@@ -25,6 +25,10 @@ class NetworkRecipe:
                                   low=1, high=64)
     action_scale: float = param(0.1, 'Residual bound: residual = tanh(.) * action_scale, normalized units',
                                 low=1e-4, high=2.0)
+    action_scale_per_dim: list = param([], 'Per-dimension residual bounds (normalized units), one per action '
+                                           'dimension, replacing action_scale for the residual; empty = '
+                                           'action_scale on every dimension (e.g. a larger bound on a gripper '
+                                           'channel the base leaves open)', low=1e-4, high=2.0)
     layer_norm: bool = param(True, 'LayerNorm after each hidden layer of the actor and every critic head '
                                    '(False only for ablations)', choices=(True, False))
     phase_encoding: str = param('sincos', 'How the chunk phase enters the networks',

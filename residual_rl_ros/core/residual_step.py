@@ -34,7 +34,7 @@ def decide(actor: LoadedActor | None, observation: Observation, base_action: np.
         return ResidualDecision(np.zeros_like(base_action), base_action.copy(), 0, False)
     normalizer = actor.action_normalizer
     base_norm = normalizer.normalize(base_action)
-    scale = float(actor.policy.actor.action_scale)
+    scale = actor.policy.actor.bound_values
     if mode == 'warmup':
         residual = rng.uniform(-warmup_noise, warmup_noise, size=base_norm.shape)
     else:

@@ -13,20 +13,22 @@ from residual_rl_ros.core.recipe import NetworkRecipe
 
 NETWORK = NetworkRecipe(actor_hidden_sizes=[32, 32], encoder_channels=4, encoder_layers=2, encoder_feature_dim=8)
 STATE = PolicySpec(state_dim=6, action_dim=3, chunk_length=4)
+PER_DIM = dataclasses.replace(NETWORK, action_scale_per_dim=[0.05, 0.1, 0.7])
 IMAGES = dataclasses.replace(STATE, camera_names=('left', 'right'), image_hw=(20, 24))
 
 
-def random_policy(spec: PolicySpec) -> ResidualPolicy:
+def random_policy(spec: PolicySpec, network: NetworkRecipe = NETWORK) -> ResidualPolicy:
     torch.manual_seed(0)
-    policy = ResidualPolicy(spec, NETWORK).eval()
+    policy = ResidualPolicy(spec, network).eval()
     torch.nn.init.normal_(policy.actor.net[-1].weight, std=0.5)     # the real last layer starts at zero
     return policy
 
 
-@pytest.mark.parametrize('spec', [STATE, IMAGES], ids=['state', 'images'])
+@pytest.mark.parametrize('spec, network', [(STATE, NETWORK), (IMAGES, NETWORK), (STATE, PER_DIM)],
+                         ids=['state', 'images', 'per_dim_bounds'])
 @pytest.mark.parametrize('backend', BACKENDS)
-def test_backend_matches_eager_torch(spec, backend) -> None:
-    policy = random_policy(spec)
+def test_backend_matches_eager_torch(spec, network, backend) -> None:
+    policy = random_policy(spec, network)
     runner, note = build_runner(policy, backend)
     assert (runner.backend, note) == (backend, '')
     state, base, phase, *images = example_inputs(spec, seed=5)

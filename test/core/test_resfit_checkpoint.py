@@ -70,20 +70,21 @@ def test_corrupt_checkpoint_is_a_value_error_naming_the_file(tmp_path, trained, 
         load_checkpoint(tmp_path / 'missing.safetensors')
 
 
-def _randomized_policy(spec: PolicySpec, phase_encoding: str = 'sincos') -> ResidualPolicy:
+def _randomized_policy(spec: PolicySpec, phase_encoding: str = 'sincos', **network_fields) -> ResidualPolicy:
     torch.manual_seed(0)
-    network = dataclasses.replace(small_recipe().network, phase_encoding=phase_encoding)
+    network = dataclasses.replace(small_recipe().network, phase_encoding=phase_encoding, **network_fields)
     policy = ResidualPolicy(spec, network)
     with torch.no_grad():
         policy.actor.net[-1].weight.normal_(0, 0.5)      # leave the zero init so the output is non-trivial
     return policy.eval()
 
 
-@pytest.mark.parametrize('spec, encoding', [(SPEC, 'sincos'),
-                                            (PolicySpec(state_dim=4, action_dim=2, chunk_length=3), 'onehot')])
-def test_onnx_export_matches_torch(tmp_path, spec, encoding):
+@pytest.mark.parametrize('spec, encoding, bounds', [
+    (SPEC, 'sincos', []), (PolicySpec(state_dim=4, action_dim=2, chunk_length=3), 'onehot', []),
+    (PolicySpec(state_dim=4, action_dim=2, chunk_length=3), 'sincos', [0.1, 0.8])])
+def test_onnx_export_matches_torch(tmp_path, spec, encoding, bounds):
     ort = pytest.importorskip('onnxruntime')
-    policy = _randomized_policy(spec, encoding)
+    policy = _randomized_policy(spec, encoding, action_scale_per_dim=bounds)
     error = export_actor_onnx(policy, tmp_path / 'actor.onnx')
     assert error < 1e-5
     inputs = onnx_inputs(spec, batch=5, seed=7)

@@ -50,7 +50,7 @@ def test_critic_fits_a_fixed_batch_and_actor_leaves_zero():
     for _ in range(5):
         learner.update_actor(batch)
     residual = learner.act(observation(np.random.default_rng(1)), np.zeros(3), 0, explore=False)
-    assert np.any(residual != 0) and np.all(np.abs(residual) <= learner.action_scale)
+    assert np.any(residual != 0) and np.all(np.abs(residual) <= learner.residual_bound)
 
 
 def _residual_after_actor_steps(penalty: float, steps: int = 30) -> float:
@@ -62,7 +62,7 @@ def _residual_after_actor_steps(penalty: float, steps: int = 30) -> float:
         learner.update_actor(batch)
     rng = np.random.default_rng(2)
     residuals = [learner.act(observation(rng), np.zeros(3), 0, explore=False) for _ in range(32)]
-    return float(np.abs(residuals).mean()) / learner.action_scale
+    return float(np.abs(residuals).mean()) / float(learner.residual_bound.max())
 
 
 def test_residual_penalty_holds_the_residual_near_zero():

@@ -28,7 +28,7 @@ def test_exploration_noise_stays_within_the_residual_bound():
     learner = ResidualLearner(small_recipe(), SPEC)
     rng = np.random.default_rng(1)
     residuals = np.stack([learner.act(observation(rng), np.zeros(3), 0, explore=True) for _ in range(20)])
-    scale = learner.action_scale
+    scale = float(learner.residual_bound.max())
     assert np.all(np.abs(residuals) <= scale) and residuals.std() > 0.2 * scale
 
 
@@ -108,3 +108,40 @@ def test_phase_encodings():
     torch.testing.assert_close(sincos[1], torch.tensor([1.0, 0.0]), atol=1e-6, rtol=0)
     onehot = phase_features(phase, 4, 'onehot')
     assert torch.equal(onehot.argmax(-1), phase) and torch.equal(onehot.sum(-1), torch.ones(3))
+
+
+def test_per_dimension_bounds_limit_each_residual_channel_and_its_noise():
+    recipe = small_recipe()
+    recipe.network.action_scale_per_dim = [0.05, 0.1, 0.6]
+    learner = ResidualLearner(recipe, SPEC)
+    with torch.no_grad():
+        learner.policy.actor.net[-1].bias.fill_(10.0)       # saturate the tanh: residual = +bound
+    rng = np.random.default_rng(2)
+    np.testing.assert_allclose(learner.act(observation(rng), np.zeros(3), 0, explore=False),
+                               [0.05, 0.1, 0.6], rtol=1e-6)
+    with torch.no_grad():
+        learner.policy.actor.net[-1].bias.zero_()
+    noisy = np.stack([learner.act(observation(rng), np.zeros(3), 0, explore=True) for _ in range(200)])
+    assert np.all(np.abs(noisy) <= np.float32([0.05, 0.1, 0.6]))
+    assert noisy[:, 2].std() > 5 * noisy[:, 0].std()       # noise is a fraction of each channel's bound
+
+
+def test_per_dimension_bounds_of_the_wrong_length_name_the_field():
+    recipe = small_recipe()
+    recipe.network.action_scale_per_dim = [0.1, 0.5]
+    with pytest.raises(ValueError, match='action_scale_per_dim has 2 values; the action has 3'):
+        ResidualLearner(recipe, SPEC)
+
+
+def test_the_graph_step_explores_within_the_shipped_per_dimension_bounds():
+    from residual_rl_ros.core.actor_export import actor_weights, policy_from_weights
+    from residual_rl_ros.core.residual_step import decide
+    recipe = small_recipe()
+    recipe.network.action_scale_per_dim = [0.05, 0.1, 0.6]
+    loaded = policy_from_weights(actor_weights(ResidualLearner(recipe, SPEC)))
+    rng = np.random.default_rng(4)
+    normalized = np.stack([loaded.action_normalizer.normalize(
+        decide(loaded, observation(rng), np.zeros(3), 0, 'explore', rng).executed) for _ in range(200)])
+    residual = normalized - loaded.action_normalizer.normalize(np.zeros(3))
+    assert np.all(np.abs(residual) <= np.array([0.05, 0.1, 0.6]) + 1e-6)
+    assert residual[:, 2].std() > 5 * residual[:, 0].std()

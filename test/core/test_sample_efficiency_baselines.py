@@ -77,7 +77,7 @@ def test_rlpd_acts_over_the_whole_action_space_without_a_base(base, task):
                                                                  'learner.batch_size=16']))
     config = ResFiTRunConfig(total_env_steps=60, warmup_env_steps=60, eval_at_start=False, eval_episodes=1)
     run = rlpd_run(task, base.demos, recipe, config, printer=None)
-    assert run.learner.action_scale == 1.0 and run.config.warmup_noise == 1.0
+    assert np.all(run.learner.residual_bound == 1.0) and run.config.warmup_noise == 1.0
     np.testing.assert_array_equal(run.learner.action_normalizer.normalize(task.action_low), -1.0)
     np.testing.assert_array_equal(run.learner.action_normalizer.normalize(task.action_high), 1.0)
     while run.env_steps < 60:

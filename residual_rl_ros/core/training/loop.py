@@ -108,7 +108,7 @@ class ResFiTRun:
             return self.held_noise['warmup'].sample(lambda: rng.uniform(-bound, bound, dim))
         if self.config.noise_hold_steps == 1:     # the learner's own per-step Gaussian noise
             return self.learner.act(observation, base, phase, explore=True)
-        scale = self.learner.action_scale
+        scale = self.learner.residual_bound
         std = self.learner.recipe.learner.exploration_noise_std * scale
         noise = self.held_noise['explore'].sample(lambda: rng.normal(0.0, std, dim))
         residual = self.learner.act(observation, base, phase, explore=False) + noise
