@@ -109,15 +109,15 @@ class ResidualLearner:
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.rng = np.random.default_rng(recipe.seed)
         self.counters = dict.fromkeys(COUNTERS, 0)
+        # noise levels as fractions of the per-dimension bound, once (multiplied in float64, as a scalar scale was)
+        self._explore_std, self._target_std, self._target_clip = (
+            torch.as_tensor(fraction * self.residual_bound, dtype=torch.float32)
+            for fraction in (lr.exploration_noise_std, lr.target_noise_std, lr.target_noise_clip))
 
     @property
     def residual_bound(self) -> np.ndarray:
         """(A,) float64 bound of the residual per action dimension, normalized units."""
         return self.policy.actor.bound_values
-
-    def _bound_times(self, fraction: float) -> torch.Tensor:
-        """fraction * bound as float32, multiplied in float64 (as a Python-float scale was)."""
-        return torch.as_tensor(fraction * self.residual_bound, dtype=torch.float32)
 
     @property
     def actor_training(self) -> bool:
@@ -140,8 +140,7 @@ class ResidualLearner:
         residual = self.policy(images, state, base, torch.tensor([int(phase)]))
         if explore:
             bound = self.policy.actor.bound
-            noise = torch.randn(residual.shape, generator=self.generator) * self._bound_times(
-                self.recipe.learner.exploration_noise_std)
+            noise = torch.randn(residual.shape, generator=self.generator) * self._explore_std
             residual = (residual + noise).clamp(-bound, bound)
         return residual[0].numpy().astype(np.float32)
 
@@ -156,12 +155,12 @@ class ResidualLearner:
 
     def _target_value(self, batch: Batch) -> torch.Tensor:
         images, state, base, phase = self._tensors(batch, 'next_')
-        lr, scale = self.recipe.learner, self.policy.actor.bound
+        scale = self.policy.actor.bound
         with torch.no_grad():
             features = self.target_policy.encoder(images, augment=True, generator=self.generator)
             residual = self.target_policy.actor(features, state, base, phase)
-            noise = torch.randn(residual.shape, generator=self.generator) * self._bound_times(lr.target_noise_std)
-            clip = self._bound_times(lr.target_noise_clip)
+            noise = torch.randn(residual.shape, generator=self.generator) * self._target_std
+            clip = self._target_clip
             residual = (residual + noise.clamp(-clip, clip)).clamp(-scale, scale)
             q_next = self.target_critic.target_value(features, state, phase, base, compose_action(base, residual),
                                                      self.generator)
